@@ -1,0 +1,95 @@
+# pullaccess.aws — developer entry points. `make test` and `make demo` work from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell tests/tools/find-python)
+VENV := .venv
+BIN := $(VENV)/bin
+BUILD := build
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := $(BUILD)/dist/pullaccess-aws-$(VERSION).tar.gz
+# The `ansible` package on PyPI carries amazon.aws; Galaxy is not needed.
+ANSIBLE_PKG := ansible==14.5.0
+AMAZON_AWS := $(BUILD)/amazon.aws/ansible_collections/amazon/aws
+# The collection installed the way a user has it: built tarball + amazon.aws beside it.
+COLLECTIONS := $(BUILD)/collections
+# ansible-test needs a real ansible_collections/<ns>/<name> tree with amazon.aws as a sibling.
+AT_ROOT := $(BUILD)/ansible-test/ansible_collections
+AT_COLL := $(AT_ROOT)/pullaccess/aws
+AT_PYTHON := 3.12
+
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+export ANSIBLE_NOCOLOR := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint test demo clean constraints
+
+help:
+	@echo "make test      everything: sanity, units, emulator, integration, lint"
+	@echo "make demo      the main job on embedded, emulated AWS"
+	@echo "make sanity | units | integration | lint | build | clean"
+
+$(BIN)/.installed: tests/requirements.txt tests/constraints.txt
+	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r tests/requirements.txt -c tests/constraints.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+constraints: venv
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > tests/constraints.txt
+
+$(AMAZON_AWS)/MANIFEST.json: | $(BIN)/.installed
+	rm -rf $(BUILD)/amazon.aws $(BUILD)/wheels
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(BUILD)/wheels "$(ANSIBLE_PKG)"
+	$(BIN)/python tests/tools/extract_amazon_aws.py $(BUILD)/wheels/ansible-*.whl $(BUILD)/amazon.aws
+
+amazon-aws: $(AMAZON_AWS)/MANIFEST.json
+
+build: venv
+	mkdir -p $(BUILD)/dist
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+
+install: build amazon-aws
+	rm -rf $(COLLECTIONS)
+	mkdir -p $(COLLECTIONS)/ansible_collections/amazon
+	cp -a $(AMAZON_AWS) $(COLLECTIONS)/ansible_collections/amazon/aws
+	$(BIN)/ansible-galaxy collection install --offline --no-deps --force -p $(COLLECTIONS) $(TARBALL)
+
+# Copy the tracked and new (not ignored) files into the tree ansible-test wants.
+$(AT_COLL): FORCE amazon-aws
+	rm -rf $(BUILD)/ansible-test
+	mkdir -p $(AT_COLL) $(AT_ROOT)/amazon
+	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(AT_COLL)
+	cp -a $(AMAZON_AWS) $(AT_ROOT)/amazon/aws
+	$(BIN)/python tests/tools/offline_get_pip.py
+
+FORCE:
+
+sanity: $(AT_COLL)
+	cd $(AT_COLL) && $(CURDIR)/$(BIN)/ansible-test sanity --venv --python $(AT_PYTHON) --color no
+
+units: $(AT_COLL)
+	cd $(AT_COLL) && $(CURDIR)/$(BIN)/ansible-test units --venv --python $(AT_PYTHON) --color no
+
+emulator: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/emulator
+
+integration: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration
+
+lint: venv changelog-lint
+	$(BIN)/ansible-lint --profile production
+
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
+
+test: sanity units emulator integration lint
+
+demo: install
+	$(BIN)/python demo/run_demo.py
+
+clean:
+	rm -rf $(BUILD) tests/output
