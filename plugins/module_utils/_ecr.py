@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""ECR repository policy calls and the verify-and-retry policy update (private module_utils).
+
+One small function per ECR call, each with amazon.aws's error handler over a jittered retry.
+``converge_policy`` is the read / change / write / read-back loop that every module writing a
+repository policy goes through: ``SetRepositoryPolicy`` has no revision check, so after a write
+we read the policy back, and when another writer replaced it meanwhile we apply our change to
+what is there now and write again.
+"""
+
+try:
+    import botocore  # pylint: disable=unused-import
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import jittered_sleeps
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import settle
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import check_size
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import parse_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import render_policy
+
+# AWSRetry's default codes do not include ECR's own throttling and server error codes.
+ECR_RETRYABLE_CODES = ["ThrottlingException", "ServerException", "LimitExceededException"]
+ecr_retry = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20, catch_extra_error_codes=ECR_RETRYABLE_CODES)
+
+# What ECR answers (InvalidParameterException) for a principal IAM has not propagated yet.
+PRINCIPAL_NOT_FOUND = "principal not found"
+
+
+class AnsibleECRError(AnsibleAWSError):
+    """An ECR call failed."""
+
+
+class RepositoryMissingError(AnsibleECRError):
+    """The repository does not exist (in that registry and region)."""
+
+
+class ConcurrentWriteError(AnsibleECRError):
+    """Other writers kept replacing the policy; we gave up after the bounded retries."""
+
+
+class ECRErrorHandler(AWSErrorHandler):
+    """amazon.aws error handler for ECR: a missing repository policy is 'nothing there'."""
+
+    _CUSTOM_EXCEPTION = AnsibleECRError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("RepositoryPolicyNotFoundException")
+
+
+def _repository_params(repository, registry_id):
+    params = {"repositoryName": repository}
+    if registry_id:
+        params["registryId"] = registry_id
+    return params
+
+
+def describe_repository_name(repository, registry_id, region):
+    """How errors name a repository: name, registry and region."""
+    registry = f"registry {registry_id}" if registry_id else "the caller's registry"
+    return f"repository {repository!r} in {registry} (region {region or 'unknown'})"
+
+
+def _error_code(error):
+    return (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+
+
+def _raise_if_repository_missing(error, repository, registry_id, region):
+    if _error_code(error) == "RepositoryNotFoundException":
+        raise RepositoryMissingError(
+            message=(
+                f"{describe_repository_name(repository, registry_id, region)} does not exist; create it first, "
+                "or check repository, registry_id and region"
+            ),
+            exception=error,
+        ) from error
+
+
+@ECRErrorHandler.list_error_handler("get the policy of repository {repository}", default_value=(None, None))
+@ecr_retry
+def _get_repository_policy(client, repository, registry_id):
+    response = client.get_repository_policy(**_repository_params(repository, registry_id))
+    return response.get("policyText"), response.get("registryId")
+
+
+def get_repository_policy(client, repository, registry_id=None, region=None):
+    """Return ``(policy_text_or_None, registry_id_or_None)`` of a repository.
+
+    Raises RepositoryMissingError naming registry and region when the repository is missing."""
+    try:
+        return _get_repository_policy(client, repository, registry_id)
+    except AnsibleECRError as e:
+        _raise_if_repository_missing(e.exception, repository, registry_id, region)
+        raise
+
+
+@ECRErrorHandler.common_error_handler("describe repository {repository}")
+@ecr_retry
+def _describe_repository(client, repository, registry_id):
+    response = client.describe_repositories(repositoryNames=[repository], **({"registryId": registry_id} if registry_id else {}))
+    return response["repositories"][0]
+
+
+def describe_repository(client, repository, registry_id=None, region=None):
+    """Return the repository description (registryId, repositoryArn, ...)."""
+    try:
+        return _describe_repository(client, repository, registry_id)
+    except AnsibleECRError as e:
+        _raise_if_repository_missing(e.exception, repository, registry_id, region)
+        raise
+
+
+@ecr_retry
+def _set_repository_policy(client, repository, registry_id, policy_text, force):
+    params = _repository_params(repository, registry_id)
+    params["policyText"] = policy_text
+    if force:
+        params["force"] = True
+    return client.set_repository_policy(**params)
+
+
+def _is_principal_not_found(error):
+    response = getattr(error, "response", None) or {}
+    details = response.get("Error", {})
+    return details.get("Code") == "InvalidParameterException" and PRINCIPAL_NOT_FOUND in str(details.get("Message", "")).lower()
+
+
+def set_repository_policy(client, repository, policy_text, registry_id=None, force=False, propagation_timeout=120, region=None):
+    """Write a repository policy; returns the registry id ECR answers with.
+
+    ECR rejects a policy naming an IAM principal it cannot see yet ("Principal not found") for a
+    while after the principal was created; that rejection is retried until
+    ``propagation_timeout`` seconds have passed. Throttling and server errors are retried by
+    ``ecr_retry``."""
+    waits = jittered_sleeps(propagation_timeout, initial=2.0, maximum=15.0)
+    while True:
+        try:
+            response = _set_repository_policy(client, repository, registry_id, policy_text, force)
+            return response.get("registryId")
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            _raise_if_repository_missing(e, repository, registry_id, region)
+            if not _is_principal_not_found(e):
+                raise AnsibleECRError(message=f"Failed to set the policy of repository {repository}", exception=e) from e
+            if not next(waits, 0):
+                raise AnsibleECRError(
+                    message=(
+                        f"ECR kept rejecting the policy of repository {repository} for {propagation_timeout}s because a "
+                        "principal was not found; if the role or user was created just now IAM may need longer (raise "
+                        "propagation_timeout), otherwise check that every principal exists"
+                    ),
+                    exception=e,
+                ) from e
+
+
+@ECRErrorHandler.deletion_error_handler("delete the policy of repository {repository}")
+@ecr_retry
+def delete_repository_policy(client, repository, registry_id=None):
+    """Delete a repository policy; False when there was none."""
+    client.delete_repository_policy(**_repository_params(repository, registry_id))
+    return True
+
+
+class PolicyChange:
+    """The outcome of ``converge_policy``: before/after documents and whether they differ."""
+
+    def __init__(self, before, after, changed, registry_id, attempts=0):
+        self.before = before
+        self.after = after
+        self.changed = changed
+        self.registry_id = registry_id
+        self.attempts = attempts
+
+
+def converge_policy(
+    client,
+    repository,
+    apply_change,
+    registry_id=None,
+    region=None,
+    check_mode=False,
+    force=False,
+    propagation_timeout=120,
+    verify_delay=1.0,
+    max_writes=6,
+):
+    """Bring a repository policy to what ``apply_change`` makes of it, safely under concurrency.
+
+    ``apply_change(document_or_None) -> document_or_None`` must be pure and idempotent: it gets
+    the current policy (parsed) and returns the policy wanted (None: no policy at all). Policies
+    equal by meaning are not written. In check mode nothing is written and the predicted policy
+    is returned. After a write the policy is read back (after a jittered ``verify_delay``, so that
+    a writer that read before our write has written by then); when applying the change to what is
+    there would change it again, another writer replaced it meanwhile, and the change is applied
+    and written again, up to ``max_writes`` writes.
+    """
+    where = f"the policy of {describe_repository_name(repository, registry_id, region)}"
+    text, found_registry = get_repository_policy(client, repository, registry_id, region)
+    before = parse_policy(text, where)
+    after = apply_change(before)
+    if documents_equivalent(before, after):
+        return PolicyChange(before, before, False, found_registry or registry_id)
+    if after is not None:
+        check_size(render_policy(after), f"the new policy of {describe_repository_name(repository, registry_id, region)}")
+    if check_mode:
+        return PolicyChange(before, after, True, found_registry or registry_id)
+
+    wanted = after
+    for attempt in range(1, max_writes + 1):
+        if wanted is None:
+            delete_repository_policy(client, repository, registry_id)
+        else:
+            found_registry = set_repository_policy(
+                client, repository, render_policy(wanted), registry_id, force, propagation_timeout, region
+            ) or found_registry
+        settle(verify_delay)
+        text, read_registry = get_repository_policy(client, repository, registry_id, region)
+        current = parse_policy(text, where)
+        wanted = apply_change(current)
+        if documents_equivalent(current, wanted):
+            return PolicyChange(before, current, True, read_registry or found_registry or registry_id, attempt)
+        if wanted is not None:
+            check_size(render_policy(wanted), f"the new policy of {describe_repository_name(repository, registry_id, region)}")
+    raise ConcurrentWriteError(
+        message=(
+            f"gave up on {where} after {max_writes} writes: other writers kept replacing it. Run again, or have "
+            "fewer writers update the same repository at once (see the role's aggregation)"
+        )
+    )

@@ -1,0 +1,342 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ecr_repo_policy_statement
+short_description: Manage one statement in an Amazon ECR repository policy
+version_added: 0.1.0
+description:
+  - Owns exactly one statement, identified by its O(sid), in the policy of one Amazon ECR private repository.
+  - Every other statement of the policy is kept exactly as it was, in content and order, including statements
+    without a C(Sid), C(NotPrincipal)/C(NotAction) statements and conditions. Unlike C(community.aws.ecs_ecr),
+    the rest of the repository (tag mutability, scanning) is never touched.
+  - Comparison is by meaning, not bytes, so a converged run makes no write call.
+  - C(SetRepositoryPolicy) has no revision check. After a write the module reads the policy back; when another
+    writer replaced it in between, the module applies its change to what is there and writes again (bounded and
+    jittered), so parallel writers adding different statements do not lose each other's work.
+author:
+  - pullaccess.aws maintainers
+options:
+  repository:
+    description:
+      - Name of the ECR repository.
+    type: str
+    required: true
+    aliases: [repository_name]
+  registry_id:
+    description:
+      - AWS account id of the registry that holds the repository, for a repository in another account.
+      - Defaults to the registry of the account whose credentials are used.
+    type: str
+  sid:
+    description:
+      - Statement id of the statement this task owns. Letters and digits only.
+      - Two tasks with different O(sid) values never touch each other's statements.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) makes sure the statement is in the policy as described.
+      - V(absent) removes it (or, with O(purge_principals=false), removes only O(principals) from it).
+    type: str
+    choices: [present, absent]
+    default: present
+  principals:
+    description:
+      - AWS principals the statement applies to, as IAM role or user ARNs, account-root ARNs or 12-digit account ids.
+      - Required when O(state=present). With O(state=absent) and O(purge_principals=false), the principals to take out.
+      - C(*) is refused unless O(allow_public=true) or O(conditions) restrict it.
+    type: list
+    elements: str
+  actions:
+    description:
+      - Actions the statement allows (or denies).
+      - The default is the pair the Lightsail guide grants for pulling images.
+    type: list
+    elements: str
+    default: [ecr:BatchGetImage, ecr:GetDownloadUrlForLayer]
+  effect:
+    description:
+      - Effect of the statement.
+    type: str
+    choices: [Allow, Deny]
+    default: Allow
+  conditions:
+    description:
+      - 'A policy C(Condition) block, used verbatim, for example C({"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}).'
+    type: dict
+  purge_principals:
+    description:
+      - When V(true), the statement names exactly O(principals).
+      - When V(false), O(principals) are added to the principals the statement already has, and with O(state=absent)
+        only O(principals) are removed; the statement is dropped when none are left. This lets a fleet share one
+        statement.
+    type: bool
+    default: true
+  delete_empty_policy:
+    description:
+      - When removing the last statement of the policy, delete the repository policy.
+      - ECR does not accept a policy without statements, so with V(false) removing the last statement fails
+        (nothing is written) and the policy stays as it is.
+    type: bool
+    default: true
+  allow_public:
+    description:
+      - Allow the principal C(*) without O(conditions). Anyone would be able to pull.
+    type: bool
+    default: false
+  propagation_timeout:
+    description:
+      - Seconds to keep retrying while ECR rejects the policy because a principal is not found, which happens for a
+        while after an IAM role or user is created.
+    type: int
+    default: 120
+  verify_delay:
+    description:
+      - Seconds (jittered) to wait after a write before reading the policy back to confirm it.
+      - Writers that read the policy before this write have written theirs by then, so a lost update is seen and
+        repaired. V(0) reads back at once.
+    type: float
+    default: 1.0
+  force:
+    description:
+      - Passed to C(SetRepositoryPolicy) as C(force), which lets a policy through that would stop the caller from
+        setting the policy again.
+    type: bool
+    default: false
+notes:
+  - The policy text is written compactly (no whitespace) because ECR limits it to 10,240 characters. A policy
+    that would be larger fails before anything is written.
+  - When a role named in a statement is deleted, AWS shows its unique id (C(AROA...)) instead of its ARN. Such a
+    principal in this module's statement is treated as different from the ARN and rewritten, with a warning.
+  - Use O(purge_principals=false) when several tasks (or hosts) share one statement; use one O(sid) per workload
+    when each must be revoked on its own. See the collection README for the trade-off.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+  - pullaccess.aws.attributes
+"""
+
+EXAMPLES = r"""
+- name: Let a Lightsail container service's puller role pull from a repository
+  pullaccess.aws.ecr_repo_policy_statement:
+    repository: my-private-repo
+    sid: AllowLightsailPullMyService
+    principals:
+      - arn:aws:iam::111122223333:role/amazon/lightsail/us-east-1/containers/my-service/private-repo-access/abc123
+    region: us-east-1
+
+- name: Let another account pull, only from inside the organization
+  pullaccess.aws.ecr_repo_policy_statement:
+    repository: shared/base-images
+    sid: AllowOrgPull
+    principals: ["444455556666"]
+    actions: [ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability]
+    conditions:
+      StringEquals:
+        aws:PrincipalOrgID: o-abc123
+
+- name: Add one principal to a statement the fleet shares
+  pullaccess.aws.ecr_repo_policy_statement:
+    repository: my-private-repo
+    sid: FleetPull
+    principals: ["arn:aws:iam::111122223333:role/web-task-execution"]
+    purge_principals: false
+
+- name: Remove the statement (the policy is deleted when it was the last one)
+  pullaccess.aws.ecr_repo_policy_statement:
+    repository: my-private-repo
+    sid: AllowLightsailPullMyService
+    state: absent
+"""
+
+RETURN = r"""
+repository:
+  description: Name of the repository.
+  returned: always
+  type: str
+  sample: my-private-repo
+registry_id:
+  description: Account id of the registry holding the repository.
+  returned: always
+  type: str
+  sample: "111122223333"
+policy:
+  description:
+    - The repository policy after the run, as a document. In check mode, the policy the run would write.
+    - V(null) when the repository has no policy (or it was, or would be, deleted).
+  returned: always
+  type: dict
+  sample: {"Version": "2012-10-17", "Statement": [{"Sid": "AllowPull", "Effect": "Allow",
+           "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
+           "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]}
+statement:
+  description: This task's statement after the run (predicted in check mode); V(null) when it is not in the policy.
+  returned: always
+  type: dict
+  sample: {"Sid": "AllowPull", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
+           "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}
+write_attempts:
+  description: Number of policy writes the run made (more than one when another writer replaced the policy meanwhile).
+  returned: always
+  type: int
+  sample: 1
+diff:
+  description:
+    - With C(--diff), the whole repository policy before and after as stable, readable JSON (sorted keys, two-space
+      indent), so the diff shows just this statement changing. An empty string stands for "no policy".
+  returned: when diff mode is on
+  type: dict
+  contains:
+    before:
+      description: The policy before the run.
+      type: str
+    after:
+      description: The policy after the run (predicted in check mode).
+      type: str
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import AnsibleECRError
+from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import converge_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import describe_repository
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import desired_statement
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import find_statement
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import pretty_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import put_statement
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import remove_statement
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import statements_of
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_actions
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_conditions
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_principal
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_sid
+
+
+def validated_request(params):
+    """Check the task's arguments before any AWS call; raises PolicyError saying what to fix."""
+    validate_sid(params["sid"])
+    conditions = validate_conditions(params["conditions"])
+    principals = [
+        validate_principal(p, allow_public=params["allow_public"], has_condition=bool(conditions)) for p in params["principals"] or []
+    ]
+    if params["state"] == "present" and not principals:
+        raise PolicyError("principals must name at least one principal when state=present")
+    if params["registry_id"] is not None and not (len(params["registry_id"]) == 12 and params["registry_id"].isdigit()):
+        raise PolicyError(f"registry_id {params['registry_id']!r} is not a 12-digit AWS account id")
+    return {
+        "sid": params["sid"],
+        "principals": principals,
+        "actions": validate_actions(params["actions"]),
+        "effect": params["effect"],
+        "conditions": conditions,
+        "state": params["state"],
+        "purge_principals": params["purge_principals"],
+    }
+
+
+def statement_change(request, delete_empty_policy, notes):
+    """Return the pure ``apply_change(document) -> document`` for this task's statement."""
+
+    def apply_change(document):
+        current = find_statement(document, request["sid"])
+        wanted, found_notes = desired_statement(current, **request)
+        notes.update(found_notes)
+        if wanted is current:
+            return document
+        if wanted is None:
+            result = remove_statement(document, request["sid"])
+            if not statements_of(result):
+                if delete_empty_policy:
+                    return None
+                raise PolicyError(
+                    f"removing statement {request['sid']!r} would leave the repository policy without statements, which "
+                    "ECR does not accept; nothing was written. Set delete_empty_policy=true to delete the policy instead"
+                )
+            return result
+        return put_statement(document, wanted)
+
+    return apply_change
+
+
+def main():
+    argument_spec = dict(
+        repository=dict(type="str", required=True, aliases=["repository_name"]),
+        registry_id=dict(type="str"),
+        sid=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        principals=dict(type="list", elements="str"),
+        actions=dict(type="list", elements="str", default=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]),
+        effect=dict(type="str", default="Allow", choices=["Allow", "Deny"]),
+        conditions=dict(type="dict"),
+        purge_principals=dict(type="bool", default=True),
+        delete_empty_policy=dict(type="bool", default=True),
+        allow_public=dict(type="bool", default=False),
+        propagation_timeout=dict(type="int", default=120),
+        verify_delay=dict(type="float", default=1.0),
+        force=dict(type="bool", default=False),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("state", "present", ["principals"])],
+    )
+    repository = module.params["repository"]
+    registry_id = module.params["registry_id"]
+
+    try:
+        request = validated_request(module.params)
+    except PolicyError as e:
+        module.fail_json(msg=str(e), repository=repository)
+
+    client = module.client("ecr")
+    notes = set()
+    try:
+        outcome = converge_policy(
+            client,
+            repository,
+            statement_change(request, module.params["delete_empty_policy"], notes),
+            registry_id=registry_id,
+            region=module.region,
+            check_mode=module.check_mode,
+            force=module.params["force"],
+            propagation_timeout=module.params["propagation_timeout"],
+            verify_delay=module.params["verify_delay"],
+        )
+    except PolicyError as e:
+        module.fail_json(msg=str(e), repository=repository, registry_id=registry_id)
+    except AnsibleECRError as e:
+        module.fail_json_aws_error(e)
+
+    for note in sorted(notes):
+        module.warn(note)
+
+    found_registry = outcome.registry_id
+    if not found_registry:
+        # Only when no policy was read or written (ECR's policy calls carry the registry id).
+        try:
+            found_registry = describe_repository(client, repository, registry_id, module.region)["registryId"]
+        except AnsibleECRError as e:
+            module.fail_json_aws_error(e)
+
+    result = dict(
+        changed=outcome.changed,
+        repository=repository,
+        registry_id=found_registry,
+        policy=outcome.after,
+        statement=find_statement(outcome.after, request["sid"]),
+        write_attempts=outcome.attempts,
+    )
+    if module._diff:
+        result["diff"] = dict(before=pretty_policy(outcome.before), after=pretty_policy(outcome.after))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
