@@ -63,6 +63,8 @@ $(AT_COLL): FORCE amazon-aws
 	rm -rf $(BUILD)/ansible-test
 	mkdir -p $(AT_COLL) $(AT_ROOT)/amazon
 	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(AT_COLL)
+	# ansible-test lists files with git; inside our checkout build/ is ignored, so give the copy its own.
+	cd $(AT_COLL) && git init -q && git add -A
 	cp -a $(AMAZON_AWS) $(AT_ROOT)/amazon/aws
 	$(BIN)/python tests/tools/offline_get_pip.py
 
@@ -80,8 +82,8 @@ emulator: venv
 integration: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration
 
-lint: venv changelog-lint
-	$(BIN)/ansible-lint --profile production
+lint: install changelog-lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --profile production
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint

@@ -19,7 +19,7 @@ description:
     writer replaced it in between, the module applies its change to what is there and writes again (bounded and
     jittered), so parallel writers adding different statements do not lose each other's work.
 author:
-  - pullaccess.aws maintainers
+  - pullaccess.aws maintainers (@pullaccess)
 options:
   repository:
     description:

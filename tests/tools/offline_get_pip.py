@@ -18,8 +18,8 @@ import subprocess
 import sys
 
 args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
-subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
-subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args)
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"], stdout=subprocess.DEVNULL)
+subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + args)
 '''
 
 
@@ -39,14 +39,18 @@ def pip_version():
 
 
 def main():
-    """Write the stand-in to ansible-test's cache unless a script is already there."""
+    """Write the stand-in to ansible-test's cache (a real downloaded script is left alone)."""
     cache = os.path.expanduser("~/.ansible/test/cache")
     os.makedirs(cache, exist_ok=True)
     path = os.path.join(cache, "get_pip_%s.py" % pip_version().replace(".", "_"))
-    if not os.path.exists(path):
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(STAND_IN)
-        print(f"wrote offline pip bootstrap stand-in {path}")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            current = handle.read()
+        if current == STAND_IN or "offline_get_pip" not in current:
+            return
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(STAND_IN)
+    print(f"wrote offline pip bootstrap stand-in {path}")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,8 @@ DIFFERENT = [
 @pytest.mark.parametrize("first, second", [case[1:] for case in EQUIVALENT], ids=[case[0] for case in EQUIVALENT])
 def test_statements_equivalent(first, second):
     assert policy.statements_equivalent(first, second)
-    assert policy.statements_equivalent(second, first)
+    swapped = (second, first)
+    assert policy.statements_equivalent(*swapped)
 
 
 @pytest.mark.parametrize("first, second", [case[1:] for case in DIFFERENT], ids=[case[0] for case in DIFFERENT])
@@ -297,7 +298,7 @@ def test_desired_statement(current, principals, state, purge, expected, kept):
 
 def test_desired_statement_changes_actions_and_conditions():
     condition = {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}
-    statement, _ = desired(ours([ROLE_A]), [ROLE_A], actions=["ecr:BatchGetImage"], conditions=condition)
+    statement = desired(ours([ROLE_A]), [ROLE_A], actions=["ecr:BatchGetImage"], conditions=condition)[0]
     assert statement["Action"] == ["ecr:BatchGetImage"]
     assert statement["Condition"] == condition
 

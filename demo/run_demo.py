@@ -1,0 +1,104 @@
+#!/usr/bin/env python
+"""`make demo`: the main job on embedded, emulated AWS.
+
+Starts the rig (moto server + the Lightsail container-service emulator on loopback), creates an
+example account, then runs the grant playbook with --check --diff, for real, and again (all ok),
+prints the resulting repository policies, runs the revoke playbook, and stops the emulators.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from rig import Rig  # noqa: E402  pylint: disable=wrong-import-position
+
+ACCOUNT = "123456789012"
+FOREIGN_STATEMENT = {
+    "Sid": "CiPushFromBuildAccount",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::444455556666:role/ci-builder"},
+    "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"],
+}
+
+
+def banner(text):
+    print(f"\n{'=' * 78}\n== {text}\n{'=' * 78}", flush=True)
+
+
+def seed_account(rig):
+    """Repositories (one already carrying someone else's statement) and Lightsail services."""
+    ecr = rig.client("ecr")
+    for name in ("web", "worker", "shared/base"):
+        ecr.create_repository(repositoryName=name)
+    ecr.set_repository_policy(
+        repositoryName="web", policyText=json.dumps({"Version": "2008-10-17", "Statement": [FOREIGN_STATEMENT]})
+    )
+    lightsail = rig.client("lightsail")
+    for name in ("shop-frontend", "shop-api"):
+        lightsail.create_container_service(serviceName=name, power="nano", scale=1)
+    print("created ECR repositories web (with a CI push statement of someone else's), worker, shared/base")
+    print("created Lightsail container services shop-frontend, shop-api")
+
+
+def show_state(rig):
+    ecr = rig.client("ecr")
+    for name in ("web", "worker", "shared/base"):
+        try:
+            text = ecr.get_repository_policy(repositoryName=name)["policyText"]
+            print(f"--- policy of {name}:\n{json.dumps(json.loads(text), indent=2)}")
+        except ecr.exceptions.RepositoryPolicyNotFoundException:
+            print(f"--- {name}: no policy")
+    for service in rig.client("lightsail").get_container_services()["containerServices"]:
+        puller = service["privateRegistryAccess"]["ecrImagePullerRole"]
+        print(f"--- Lightsail {service['containerServiceName']}: state {service['state']}, puller active "
+              f"{puller['isActive']}, puller ARN {puller['principalArn'] or '(none)'}")
+
+
+def playbook(rig, name, *options):
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(HERE, "inventory.yml"),
+               os.path.join(HERE, name), *options]
+    print(f"$ ansible-playbook -i demo/inventory.yml demo/{name} {' '.join(options)}".rstrip(), flush=True)
+    env = rig.env(base=os.environ)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, "build", "collections"))
+    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_LOCALHOST_WARNING"] = "0"
+    result = subprocess.run(command, env=env, check=False)
+    if result.returncode != 0:
+        sys.exit(f"demo: {name} failed with exit code {result.returncode}")
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="pullaccess-demo-")
+    banner("Starting emulated AWS (moto server + Lightsail emulator) on loopback")
+    with Rig.start(workdir, puller_delay=2.0) as rig:
+        print(f"moto: {rig.moto_url}   lightsail: {rig.lightsail_url}")
+        seed_account(rig)
+        banner("1. Dry run: what would the grant change? (--check --diff, no write call)")
+        mark = rig.mark()
+        playbook(rig, "grant.yml", "--check", "--diff")
+        writes = rig.requests(since=mark, mutating=True)
+        print(f"mutating API calls during the dry run: {len(writes)}")
+        banner("2. Grant for real")
+        playbook(rig, "grant.yml", "--diff")
+        banner("3. Grant again: nothing to do (all ok, no write call)")
+        mark = rig.mark()
+        playbook(rig, "grant.yml")
+        print(f"mutating API calls during the re-run: {len(rig.requests(since=mark, mutating=True))}")
+        banner("Resulting repository policies and puller states")
+        show_state(rig)
+        banner("4. Revoke")
+        playbook(rig, "revoke.yml", "--diff")
+        show_state(rig)
+        banner("Stopping emulated AWS")
+    print("demo finished")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""pullaccess.aws.ecr_repo_policy_statement through ansible-runner against moto over HTTP."""
+
+import json
+
+import pytest
+
+from integration.conftest import dump
+
+MODULE = "pullaccess.aws.ecr_repo_policy_statement"
+ACCOUNT = "123456789012"
+ROLE_A = f"arn:aws:iam::{ACCOUNT}:role/puller-a"
+ROLE_B = f"arn:aws:iam::{ACCOUNT}:role/puller-b"
+PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+FOREIGN = [
+    {"Sid": "TheirsFirst", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "ecr:*"},
+    {"Effect": "Deny", "NotPrincipal": {"AWS": ROLE_B}, "NotAction": ["ecr:BatchGetImage"]},
+    {
+        "Sid": "OrgOnly",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["ecr:BatchGetImage"],
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}},
+    },
+]
+
+
+def args(**overrides):
+    base = {"repository": "app", "sid": "AllowPullA", "principals": [ROLE_A], "verify_delay": 0}
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture
+def ecr(aws):
+    client = aws.client("ecr")
+    client.create_repository(repositoryName="app")
+    return client
+
+
+def stored_policy(ecr, repository="app"):
+    """The raw policy text stored in the repository, or None."""
+    try:
+        return ecr.get_repository_policy(repositoryName=repository)["policyText"]
+    except ecr.exceptions.RepositoryPolicyNotFoundException:
+        return None
+
+
+def set_policy(ecr, document, repository="app"):
+    ecr.set_repository_policy(repositoryName=repository, policyText=json.dumps(document))
+
+
+def writes(aws, mark):
+    return [r["operation"] for r in aws.requests(since=mark, mutating=True)]
+
+
+def four_way(ansible, aws, module_args, expect_ops):
+    """amazon.aws's pattern: check (changed), real (changed), check again and real again
+    (unchanged). Check runs and the converged run make no mutating call."""
+    mark = aws.mark()
+    check = ansible.module(MODULE, module_args, check=True, diff=True)
+    assert not check.failed, check
+    assert check.changed, check
+    assert writes(aws, mark) == [], "check mode made a mutating call"
+
+    mark = aws.mark()
+    real = ansible.module(MODULE, module_args, diff=True)
+    assert not real.failed, real
+    assert real.changed, real
+    assert writes(aws, mark) == expect_ops
+    assert real["policy"] == check["policy"], "check mode predicted a different policy"
+    assert real["diff"] == check["diff"]
+
+    mark = aws.mark()
+    again = ansible.module(MODULE, module_args, check=True, diff=True)
+    assert not again.failed and not again.changed, again
+    mark2 = aws.mark()
+    final = ansible.module(MODULE, module_args)
+    assert not final.failed and not final.changed, final
+    assert writes(aws, mark) == [], "a converged run wrote"
+    assert len(aws.requests(since=mark2)) == 1, f"a converged run should make one read: {aws.requests(since=mark2)}"
+    return check, real
+
+
+def test_create_policy_four_way(ansible, aws, ecr):
+    check, real = four_way(ansible, aws, args(), ["SetRepositoryPolicy"])
+    statement = {"Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": [ROLE_A]}, "Action": PULL}
+    assert real["policy"] == {"Version": "2012-10-17", "Statement": [statement]}
+    assert real["statement"] == statement
+    assert real["registry_id"] == ACCOUNT
+    assert real["repository"] == "app"
+    assert check["diff"]["before"] == ""
+    assert json.loads(check["diff"]["after"]) == real["policy"]
+    assert check["diff"]["after"] == json.dumps(real["policy"], sort_keys=True, indent=2) + "\n"
+    assert json.loads(stored_policy(ecr)) == real["policy"]
+
+
+def test_foreign_statements_kept_exactly(ansible, aws, ecr):
+    set_policy(ecr, {"Version": "2008-10-17", "Statement": FOREIGN})
+    check, real = four_way(ansible, aws, args(), ["SetRepositoryPolicy"])
+    stored = json.loads(stored_policy(ecr))
+    assert stored["Version"] == "2008-10-17", "existing Version must be kept"
+    assert stored["Statement"][:3] == FOREIGN, "foreign statements changed"
+    assert stored["Statement"][3]["Sid"] == "AllowPullA"
+    # The diff shows only our statement arriving.
+    before, after = json.loads(check["diff"]["before"]), json.loads(check["diff"]["after"])
+    assert after["Statement"][:3] == before["Statement"]
+
+    # Removing ours rewrites the policy with exactly the others.
+    mark = aws.mark()
+    removed = ansible.module(MODULE, args(state="absent", principals=None), diff=True)
+    assert removed.changed and not removed.failed, removed
+    assert writes(aws, mark) == ["SetRepositoryPolicy"]
+    assert json.loads(stored_policy(ecr)) == {"Version": "2008-10-17", "Statement": FOREIGN}
+    assert removed["statement"] is None
+
+
+def test_replaces_our_statement_in_place(ansible, aws, ecr):
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0], {
+        "Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": ROLE_B}, "Action": PULL}, FOREIGN[2]]})
+    result = ansible.module(MODULE, args())
+    assert result.changed, result
+    stored = json.loads(stored_policy(ecr))
+    assert [s.get("Sid") for s in stored["Statement"]] == ["TheirsFirst", "AllowPullA", "OrgOnly"]
+    assert stored["Statement"][1]["Principal"] == {"AWS": [ROLE_A]}
+    assert stored["Statement"][0] == FOREIGN[0] and stored["Statement"][2] == FOREIGN[2]
+
+
+@pytest.mark.parametrize(
+    "stored_statement, module_principals",
+    [
+        ({"Principal": {"AWS": ROLE_A}, "Action": list(reversed(PULL))}, [ROLE_A]),
+        ({"Principal": {"AWS": [ROLE_B, ROLE_A]}, "Action": PULL}, [ROLE_A, ROLE_B]),
+        ({"Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": PULL}, [ACCOUNT]),
+        ({"Principal": {"AWS": "arn:aws-cn:iam::210987654321:root"}, "Action": PULL}, ["210987654321"]),
+        ({"Principal": {"AWS": "arn:aws-us-gov:iam::210987654321:root"}, "Action": ["ecr:batchgetimage", "ecr:GetDownloadUrlForLayer"]},
+         ["210987654321"]),
+    ],
+    ids=["string-vs-list-and-order", "principal-order", "root-arn-vs-account", "china-partition", "govcloud-and-action-case"],
+)
+def test_equivalent_policy_is_not_rewritten(ansible, aws, ecr, stored_statement, module_principals):
+    statement = dict({"Sid": "AllowPullA", "Effect": "Allow"}, **stored_statement)
+    set_policy(ecr, {"Version": "2008-10-17", "Statement": [FOREIGN[0], statement]})
+    before = stored_policy(ecr)
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(principals=module_principals), diff=True)
+    assert not result.failed and not result.changed, result
+    assert writes(aws, mark) == []
+    assert stored_policy(ecr) == before
+    assert result["diff"]["before"] == result["diff"]["after"]
+
+
+def test_last_statement_removed_deletes_policy(ansible, aws, ecr):
+    assert ansible.module(MODULE, args()).changed
+    mark = aws.mark()
+    check = ansible.module(MODULE, args(state="absent"), check=True, diff=True)
+    assert check.changed and check["policy"] is None and check["diff"]["after"] == "", check
+    assert writes(aws, mark) == []
+    removed = ansible.module(MODULE, args(state="absent"))
+    assert removed.changed and removed["policy"] is None, removed
+    assert writes(aws, mark) == ["DeleteRepositoryPolicy"]
+    assert stored_policy(ecr) is None
+    mark = aws.mark()
+    again = ansible.module(MODULE, args(state="absent"))
+    assert not again.changed and not again.failed, again
+    assert again["registry_id"] == ACCOUNT
+    assert writes(aws, mark) == []
+
+
+def test_delete_empty_policy_false_refuses_and_writes_nothing(ansible, aws, ecr):
+    assert ansible.module(MODULE, args()).changed
+    before = stored_policy(ecr)
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(state="absent", delete_empty_policy=False))
+    assert result.failed and "without statements" in result.msg and "delete_empty_policy=true" in result.msg, result
+    assert writes(aws, mark) == []
+    assert stored_policy(ecr) == before
+
+
+def test_shared_statement_with_purge_principals_false(ansible, aws, ecr):
+    shared = {"sid": "FleetPull", "purge_principals": False}
+    assert ansible.module(MODULE, args(principals=[ROLE_A], **shared)).changed
+    added = ansible.module(MODULE, args(principals=[ROLE_B], **shared))
+    assert added.changed and sorted(added["statement"]["Principal"]["AWS"]) == [ROLE_A, ROLE_B], added
+    mark = aws.mark()
+    assert not ansible.module(MODULE, args(principals=[ROLE_A], **shared)).changed
+    assert writes(aws, mark) == []
+
+    one_gone = ansible.module(MODULE, args(principals=[ROLE_A], state="absent", **shared))
+    assert one_gone.changed and one_gone["statement"]["Principal"]["AWS"] == [ROLE_B], one_gone
+    last_gone = ansible.module(MODULE, args(principals=[ROLE_B], state="absent", **shared))
+    assert last_gone.changed and last_gone["statement"] is None and last_gone["policy"] is None, last_gone
+    assert stored_policy(ecr) is None
+
+
+def test_conditions_and_effect(ansible, aws, ecr):
+    condition = {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
+    check, real = four_way(
+        ansible, aws, args(principals=["*"], conditions=condition, effect="Allow", sid="OrgPull"), ["SetRepositoryPolicy"]
+    )
+    assert real["statement"]["Condition"] == condition
+    assert real["statement"]["Principal"] == {"AWS": ["*"]}
+
+
+def test_unique_id_principal_rewritten_with_warning(ansible, aws, ecr):
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": "AROAABCDEFGHIJKLMNOPQ"}, "Action": PULL}]})
+    result = ansible.module(MODULE, args())
+    assert result.changed, result
+    assert any("unique id" in w for w in result.get("warnings", [])), result
+    assert json.loads(stored_policy(ecr))["Statement"][0]["Principal"] == {"AWS": [ROLE_A]}
+
+
+def test_concurrent_writers_lose_nothing(ansible, aws, ecr):
+    """Parallel playbook runs on one repository, each adding its own Sid: all must be there."""
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
+    writers = 6
+    started = [
+        ansible.start([{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "grant", MODULE: args(sid=f"Writer{i}", principals=[f"arn:aws:iam::{ACCOUNT}:role/w{i}"], verify_delay=1.0)}]}])
+        for i in range(writers)
+    ]
+    runs = [ansible.finish(s) for s in started]
+    for run in runs:
+        assert run.rc == 0, run.stdout
+    stored = json.loads(stored_policy(ecr))
+    sids = sorted(s.get("Sid") for s in stored["Statement"])
+    assert sids == sorted(["TheirsFirst"] + [f"Writer{i}" for i in range(writers)]), dump(stored)
+    assert stored["Statement"][0] == FOREIGN[0]
+    attempts = sum(run.task("grant")["write_attempts"] for run in runs)
+    print(f"{writers} writers needed {attempts} policy writes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input and broken AWS-side state: a clear error and nothing written
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"principals": ["not-an-arn"]}, "principal 'not-an-arn' is not valid"),
+        ({"principals": ["*"]}, "allow_public=true"),
+        ({"principals": ["AROAABCDEFGHIJKLMNOPQ"]}, "unique id"),
+        ({"sid": "has-hyphens"}, "letters and digits"),
+        ({"actions": ["BatchGetImage"]}, "service:Action"),
+        ({"registry_id": "12345"}, "12-digit"),
+        ({"principals": []}, "at least one principal"),
+    ],
+    ids=["bad-principal", "public-star", "unique-id", "bad-sid", "bad-action", "bad-registry", "no-principals"],
+)
+def test_bad_input_fails_before_any_call(ansible, aws, ecr, overrides, message):
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(**overrides))
+    assert result.failed and message in result.msg, result
+    assert aws.requests(since=mark) == [], "bad input must fail before any AWS call"
+
+
+def test_missing_repository_named_with_registry_and_region(ansible, aws, ecr):
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(repository="nope"))
+    assert result.failed, result
+    assert "'nope'" in result.msg and "does not exist" in result.msg and "us-east-1" in result.msg, result
+    assert writes(aws, mark) == []
+
+
+def test_duplicate_sids_in_existing_policy(ansible, aws, ecr):
+    statement = {"Sid": "Dup", "Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "ecr:BatchGetImage"}
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [statement, statement]})
+    mark = aws.mark()
+    result = ansible.module(MODULE, args())
+    assert result.failed and "more than one statement with Sid 'Dup'" in result.msg, result
+    assert writes(aws, mark) == []
+
+
+def test_policy_over_size_limit(ansible, aws, ecr):
+    principals = [f"arn:aws:iam::{ACCOUNT}:role/a-rather-long-role-name-for-the-fleet-{i:04d}" for i in range(200)]
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(principals=principals))
+    assert result.failed, result
+    assert "10240-character limit" in result.msg and "purge_principals=false" in result.msg, result
+    assert writes(aws, mark) == []
+    assert stored_policy(ecr) is None
+
+
+def test_throttling_and_server_errors_are_retried(ansible, aws, ecr):
+    aws.set_faults([
+        {"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "server_error", "times": 1},
+        {"service": "ecr", "operation": "SetRepositoryPolicy", "kind": "throttle", "times": 2},
+    ])
+    mark = aws.mark()
+    result = ansible.module(MODULE, args())
+    assert result.changed and not result.failed, result
+    log = aws.requests(since=mark, service="ecr")
+    faults = [(r["operation"], r["fault"]) for r in log if r.get("fault")]
+    assert ("GetRepositoryPolicy", "server_error") in faults and faults.count(("SetRepositoryPolicy", "throttle")) == 2, log
+    assert json.loads(stored_policy(ecr))["Statement"][0]["Sid"] == "AllowPullA"
+
+
+def test_principal_not_found_is_retried_until_propagated(ansible, aws, ecr):
+    from rig.faults import ecr_principal_not_found  # pylint: disable=import-outside-toplevel
+
+    aws.set_faults([ecr_principal_not_found(times=2)])
+    result = ansible.module(MODULE, args(propagation_timeout=60))
+    assert result.changed and not result.failed, result
+    assert json.loads(stored_policy(ecr))["Statement"][0]["Sid"] == "AllowPullA"
+
+
+def test_principal_not_found_gives_up_after_timeout(ansible, aws, ecr):
+    from rig.faults import ecr_principal_not_found  # pylint: disable=import-outside-toplevel
+
+    aws.set_faults([ecr_principal_not_found(times=1000)])
+    result = ansible.module(MODULE, args(propagation_timeout=3))
+    assert result.failed and "principal was not found" in result.msg and "propagation_timeout" in result.msg, result
+    assert stored_policy(ecr) is None
