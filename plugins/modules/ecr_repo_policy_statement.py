@@ -36,8 +36,44 @@ options:
     description:
       - Statement id of the statement this task owns. Letters and digits only.
       - Two tasks with different O(sid) values never touch each other's statements.
+      - One of O(sid) and O(statements) is required.
     type: str
-    required: true
+  statements:
+    description:
+      - Several statements of the same repository policy in one task, applied in order with one read and at most
+        one write. This is the form the C(pullaccess.aws.ecr_pull_access) role uses to write a whole fleet's
+        changes to a repository at once.
+      - Mutually exclusive with O(sid), O(principals) and O(conditions).
+    type: list
+    elements: dict
+    suboptions:
+      sid:
+        description: Statement id, as O(sid).
+        type: str
+        required: true
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
+      principals:
+        description: As O(principals).
+        type: list
+        elements: str
+      actions:
+        description: As O(actions); defaults to the task's O(actions).
+        type: list
+        elements: str
+      effect:
+        description: As O(effect); defaults to the task's O(effect).
+        type: str
+        choices: [Allow, Deny]
+      conditions:
+        description: As O(conditions).
+        type: dict
+      purge_principals:
+        description: As O(purge_principals); defaults to the task's O(purge_principals).
+        type: bool
   state:
     description:
       - V(present) makes sure the statement is in the policy as described.
@@ -48,7 +84,8 @@ options:
   principals:
     description:
       - AWS principals the statement applies to, as IAM role or user ARNs, account-root ARNs or 12-digit account ids.
-      - Required when O(state=present). With O(state=absent) and O(purge_principals=false), the principals to take out.
+      - Required when O(state=present) (unless O(statements) is used). With O(state=absent) and O(purge_principals=false),
+        the principals to take out.
       - C(*) is refused unless O(allow_public=true) or O(conditions) restrict it.
     type: list
     elements: str
@@ -148,6 +185,17 @@ EXAMPLES = r"""
     principals: ["arn:aws:iam::111122223333:role/web-task-execution"]
     purge_principals: false
 
+- name: Add two workloads and remove a third in one write
+  pullaccess.aws.ecr_repo_policy_statement:
+    repository: my-private-repo
+    purge_principals: false
+    statements:
+      - sid: FleetPull
+        principals: ["arn:aws:iam::111122223333:role/a", "arn:aws:iam::111122223333:role/b"]
+      - sid: FleetPull
+        state: absent
+        principals: ["arn:aws:iam::111122223333:role/c"]
+
 - name: Remove the statement (the policy is deleted when it was the last one)
   pullaccess.aws.ecr_repo_policy_statement:
     repository: my-private-repo
@@ -176,11 +224,20 @@ policy:
            "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]}
 statement:
-  description: This task's statement after the run (predicted in check mode); V(null) when it is not in the policy.
+  description:
+    - This task's statement after the run (predicted in check mode); V(null) when it is not in the policy or
+      O(statements) was used.
   returned: always
   type: dict
   sample: {"Sid": "AllowPull", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}
+statements:
+  description: The statements of the task (one per distinct Sid, in order) after the run; V(null) for one not in the policy.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"Sid": "PullAccessLightsail", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]
 write_attempts:
   description: Number of policy writes the run made (more than one when another writer replaced the policy meanwhile).
   returned: always
@@ -219,32 +276,52 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import vali
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_sid
 
 
-def validated_request(params):
-    """Check the task's arguments before any AWS call; raises PolicyError saying what to fix."""
-    validate_sid(params["sid"])
-    conditions = validate_conditions(params["conditions"])
-    principals = [
-        validate_principal(p, allow_public=params["allow_public"], has_condition=bool(conditions)) for p in params["principals"] or []
-    ]
-    if params["state"] == "present" and not principals:
-        raise PolicyError("principals must name at least one principal when state=present")
-    if params["registry_id"] is not None and not (len(params["registry_id"]) == 12 and params["registry_id"].isdigit()):
-        raise PolicyError(f"registry_id {params['registry_id']!r} is not a 12-digit AWS account id")
+def validated_statement(entry, allow_public, where):
+    """Check one statement request before any AWS call; raises PolicyError saying what to fix."""
+    try:
+        validate_sid(entry["sid"])
+        conditions = validate_conditions(entry["conditions"])
+        principals = [validate_principal(p, allow_public=allow_public, has_condition=bool(conditions)) for p in entry["principals"] or []]
+        if entry["state"] == "present" and not principals:
+            raise PolicyError("principals must name at least one principal when state=present")
+        actions = validate_actions(entry["actions"])
+    except PolicyError as e:
+        raise PolicyError(f"{where}: {e}" if where else str(e)) from e
     return {
-        "sid": params["sid"],
+        "sid": entry["sid"],
         "principals": principals,
-        "actions": validate_actions(params["actions"]),
-        "effect": params["effect"],
+        "actions": actions,
+        "effect": entry["effect"],
         "conditions": conditions,
-        "state": params["state"],
-        "purge_principals": params["purge_principals"],
+        "state": entry["state"],
+        "purge_principals": entry["purge_principals"],
     }
 
 
-def statement_change(request, delete_empty_policy, notes):
-    """Return the pure ``apply_change(document) -> document`` for this task's statement."""
+def validated_requests(params):
+    """The statement requests of the task (one, or several with ``statements``), validated."""
+    if params["registry_id"] is not None and not (len(params["registry_id"]) == 12 and params["registry_id"].isdigit()):
+        raise PolicyError(f"registry_id {params['registry_id']!r} is not a 12-digit AWS account id")
+    if params["statements"] is None:
+        return [validated_statement(params, params["allow_public"], None)]
+    if not params["statements"]:
+        raise PolicyError("statements must list at least one statement")
+    requests = []
+    for index, entry in enumerate(params["statements"]):
+        # Entries inherit actions, effect and purge_principals from the task when they leave them out.
+        merged = dict(entry)
+        for key in ("actions", "effect", "purge_principals"):
+            if merged.get(key) is None:
+                merged[key] = params[key]
+        requests.append(validated_statement(merged, params["allow_public"], f"statements[{index}] (sid {entry['sid']!r})"))
+    return requests
 
-    def apply_change(document):
+
+def statement_change(requests, delete_empty_policy, notes):
+    """Return the pure ``apply_change(document) -> document`` applying every statement request in
+    turn (one read and at most one write for all of them)."""
+
+    def apply_one(document, request):
         current = find_statement(document, request["sid"])
         wanted, found_notes = desired_statement(current, **request)
         notes.update(found_notes)
@@ -262,6 +339,11 @@ def statement_change(request, delete_empty_policy, notes):
             return result
         return put_statement(document, wanted)
 
+    def apply_change(document):
+        for request in requests:
+            document = apply_one(document, request)
+        return document
+
     return apply_change
 
 
@@ -269,7 +351,20 @@ def main():
     argument_spec = dict(
         repository=dict(type="str", required=True, aliases=["repository_name"]),
         registry_id=dict(type="str"),
-        sid=dict(type="str", required=True),
+        sid=dict(type="str"),
+        statements=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                sid=dict(type="str", required=True),
+                state=dict(type="str", default="present", choices=["present", "absent"]),
+                principals=dict(type="list", elements="str"),
+                actions=dict(type="list", elements="str"),
+                effect=dict(type="str", choices=["Allow", "Deny"]),
+                conditions=dict(type="dict"),
+                purge_principals=dict(type="bool"),
+            ),
+        ),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         principals=dict(type="list", elements="str"),
         actions=dict(type="list", elements="str", default=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]),
@@ -285,13 +380,15 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_if=[("state", "present", ["principals"])],
+        required_if=[("state", "present", ["principals", "statements"], True)],
+        required_one_of=[("sid", "statements")],
+        mutually_exclusive=[("sid", "statements"), ("principals", "statements"), ("conditions", "statements")],
     )
     repository = module.params["repository"]
     registry_id = module.params["registry_id"]
 
     try:
-        request = validated_request(module.params)
+        requests = validated_requests(module.params)
     except PolicyError as e:
         module.fail_json(msg=str(e), repository=repository)
 
@@ -301,7 +398,7 @@ def main():
         outcome = converge_policy(
             client,
             repository,
-            statement_change(request, module.params["delete_empty_policy"], notes),
+            statement_change(requests, module.params["delete_empty_policy"], notes),
             registry_id=registry_id,
             region=module.region,
             check_mode=module.check_mode,
@@ -330,7 +427,8 @@ def main():
         repository=repository,
         registry_id=found_registry,
         policy=outcome.after,
-        statement=find_statement(outcome.after, request["sid"]),
+        statement=find_statement(outcome.after, requests[0]["sid"]) if module.params["sid"] else None,
+        statements=[find_statement(outcome.after, sid) for sid in dict.fromkeys(r["sid"] for r in requests)],
         write_attempts=outcome.attempts,
     )
     if module._diff:

@@ -28,7 +28,7 @@ FOREIGN = [
 def args(**overrides):
     base = {"repository": "app", "sid": "AllowPullA", "principals": [ROLE_A], "verify_delay": 0}
     base.update(overrides)
-    return base
+    return {key: value for key, value in base.items() if value is not None}
 
 
 @pytest.fixture
@@ -193,6 +193,39 @@ def test_shared_statement_with_purge_principals_false(ansible, aws, ecr):
     assert stored_policy(ecr) is None
 
 
+def test_several_statements_in_one_write(ansible, aws, ecr):
+    """The fleet form: adds and removes on two Sids make one read and one write."""
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0], {
+        "Sid": "FleetB", "Effect": "Allow", "Principal": {"AWS": [ROLE_A, ROLE_B]}, "Action": PULL}]})
+    fleet = {
+        "repository": "app",
+        "purge_principals": False,
+        "verify_delay": 0,
+        "statements": [
+            {"sid": "FleetA", "principals": [ROLE_A, ROLE_B]},
+            {"sid": "FleetB", "state": "absent", "principals": [ROLE_B]},
+            {"sid": "FleetC", "principals": [ACCOUNT], "actions": ["ecr:BatchGetImage"]},
+        ],
+    }
+    mark = aws.mark()
+    check = ansible.module(MODULE, fleet, check=True, diff=True)
+    assert check.changed and writes(aws, mark) == [], check
+    real = ansible.module(MODULE, fleet, diff=True)
+    assert real.changed and not real.failed, real
+    assert writes(aws, mark) == ["SetRepositoryPolicy"], "one write for the whole fleet"
+    assert real["policy"] == check["policy"]
+    stored = json.loads(stored_policy(ecr))
+    by_sid = {s.get("Sid"): s for s in stored["Statement"]}
+    assert stored["Statement"][0] == FOREIGN[0]
+    assert by_sid["FleetA"]["Principal"] == {"AWS": [ROLE_A, ROLE_B]}
+    assert by_sid["FleetB"]["Principal"] == {"AWS": [ROLE_A]}
+    assert by_sid["FleetC"]["Action"] == ["ecr:BatchGetImage"]
+    assert [s["Sid"] for s in real["statements"]] == ["FleetA", "FleetB", "FleetC"]
+    mark = aws.mark()
+    assert not ansible.module(MODULE, fleet).changed
+    assert writes(aws, mark) == []
+
+
 def test_conditions_and_effect(ansible, aws, ecr):
     condition = {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
     check, real = four_way(
@@ -245,8 +278,10 @@ def test_concurrent_writers_lose_nothing(ansible, aws, ecr):
         ({"actions": ["BatchGetImage"]}, "service:Action"),
         ({"registry_id": "12345"}, "12-digit"),
         ({"principals": []}, "at least one principal"),
+        ({"sid": None, "principals": None, "statements": [{"sid": "Ok", "principals": [ROLE_A]}, {"sid": "Bad", "principals": ["x"]}]},
+         "statements[1] (sid 'Bad'): principal 'x' is not valid"),
     ],
-    ids=["bad-principal", "public-star", "unique-id", "bad-sid", "bad-action", "bad-registry", "no-principals"],
+    ids=["bad-principal", "public-star", "unique-id", "bad-sid", "bad-action", "bad-registry", "no-principals", "statements-entry"],
 )
 def test_bad_input_fails_before_any_call(ansible, aws, ecr, overrides, message):
     mark = aws.mark()
