@@ -1,0 +1,235 @@
+"""pullaccess.aws.lightsail_ecr_puller through ansible-runner against the rig's Lightsail emulator.
+
+Emulator delays are kept short (the session rig switches the puller role in 0.5 s); tests that
+need a slow activation or a busy service set that up with rig.lightsail_config and
+rig.lightsail_set_state.
+"""
+
+import re
+import time
+
+import pytest
+
+from integration.conftest import dump
+
+MODULE = "pullaccess.aws.lightsail_ecr_puller"
+ACCOUNT = "123456789012"
+SERVICE = "web"
+PENDING_ARN = "(known after activation)"
+PULLER_ARN_RE = re.compile(rf"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/us-east-1/containers/{SERVICE}/private-repo-access/[0-9a-v]+")
+# botocore's own retries off, so that AWSRetry in the module is what gets past throttling.
+NO_BOTOCORE_RETRIES = {"AWS_MAX_ATTEMPTS": "1"}
+
+
+def args(**overrides):
+    base = {"service_name": SERVICE, "region": "us-east-1"}
+    base.update(overrides)
+    return base
+
+
+def emulated(client, name=SERVICE):
+    return client.get_container_services(serviceName=name)["containerServices"][0]
+
+
+def emulated_puller(client, name=SERVICE):
+    return emulated(client, name)["privateRegistryAccess"]["ecrImagePullerRole"]
+
+
+def settle(client, done, timeout=10.0):
+    """Poll the emulator (test side only) until ``done(service)``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        service = emulated(client)
+        if done(service):
+            return service
+        assert time.monotonic() < deadline, f"emulator did not settle: {dump(service)}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def lightsail(aws):
+    """A READY container service ``web`` in us-east-1 with the puller role inactive."""
+    aws.lightsail_config(create_delay=0.1)
+    client = aws.client("lightsail")
+    client.create_container_service(serviceName=SERVICE, power="nano", scale=1, tags=[{"key": "Team", "value": "Web"}])
+    settle(client, lambda service: service["state"] == "READY")
+    return client
+
+
+def activate_directly(client):
+    """Activate the puller role with boto3 (not the module) and wait for its ARN."""
+    client.update_container_service(serviceName=SERVICE, privateRegistryAccess={"ecrImagePullerRole": {"isActive": True}})
+    return settle(client, lambda service: service["state"] == "READY" and service["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"])
+
+
+def ops(aws, mark, **filters):
+    return [r["operation"] for r in aws.requests(since=mark, **filters)]
+
+
+def four_way(ansible, aws, module_args):
+    """check (changed), real (changed), check again and real again (unchanged). Check runs and
+    the converged runs make no mutating call; the real run makes exactly one; a converged real
+    run makes exactly one read."""
+    mark = aws.mark()
+    check = ansible.module(MODULE, module_args, check=True, diff=True)
+    assert not check.failed and check.changed, check
+    assert ops(aws, mark, mutating=True) == [], "check mode made a mutating call"
+
+    mark = aws.mark()
+    real = ansible.module(MODULE, module_args, diff=True)
+    assert not real.failed and real.changed, real
+    assert ops(aws, mark, mutating=True) == ["UpdateContainerService"]
+    assert set(ops(aws, mark, mutating=False)) == {"GetContainerServices"}
+
+    mark = aws.mark()
+    again = ansible.module(MODULE, module_args, check=True, diff=True)
+    assert not again.failed and not again.changed, again
+    assert again["diff"]["before"] == again["diff"]["after"] == real["diff"]["after"], again
+    mark2 = aws.mark()
+    final = ansible.module(MODULE, module_args)
+    assert not final.failed and not final.changed, final
+    assert ops(aws, mark, mutating=True) == [], "a converged run wrote"
+    assert ops(aws, mark2) == ["GetContainerServices"], "a converged run should make exactly one read"
+    for converged in (again, final):
+        assert converged["principal_arn"] == real["principal_arn"] and converged["is_active"] == real["is_active"]
+    return check, real
+
+
+def test_activation_four_way_returns_the_puller_arn(ansible, aws, lightsail):
+    check, real = four_way(ansible, aws, args())
+
+    # Check mode: truthful about what it cannot know.
+    assert check["is_active"] is True
+    assert check["principal_arn"] == "" and check["principal_arn_known"] is False, check
+    assert "cannot be known before activation" in check["msg"], check
+    assert check["diff"] == {"before": {"is_active": False, "principal_arn": ""},
+                             "after": {"is_active": True, "principal_arn": PENDING_ARN}}
+
+    # The real run waited for the puller role's ARN and returns it, not the service's own.
+    service = emulated(lightsail)
+    puller_arn = service["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+    assert PULLER_ARN_RE.fullmatch(puller_arn), dump(service)
+    assert real["principal_arn"] == puller_arn
+    assert real["principal_arn"] != service["principalArn"], "returned the service's own principalArn"
+    assert real["principal_arn_known"] is True and real["is_active"] is True and "msg" not in real.res, real
+    assert real["diff"] == {"before": {"is_active": False, "principal_arn": ""},
+                            "after": {"is_active": True, "principal_arn": puller_arn}}
+
+    # The service comes back snake_cased, like amazon.aws modules return boto3 data.
+    returned = real["service"]
+    assert returned["container_service_name"] == SERVICE and returned["state"] == "READY", dump(returned)
+    assert returned["private_registry_access"] == {"ecr_image_puller_role": {"is_active": True, "principal_arn": puller_arn}}
+    assert returned["principal_arn"] == service["principalArn"]
+    assert returned["tags"] == {"Team": "Web"}
+    assert returned["power"] == "nano" and returned["scale"] == 1
+
+
+def test_deactivation_four_way_clears_the_arn(ansible, aws, lightsail):
+    old_arn = activate_directly(lightsail)["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+    check, real = four_way(ansible, aws, args(state="absent"))
+    assert check["diff"] == {"before": {"is_active": True, "principal_arn": old_arn}, "after": {"is_active": False, "principal_arn": ""}}
+    assert check["principal_arn"] == "" and check["principal_arn_known"] is True and "msg" not in check.res, check
+    assert real["diff"] == check["diff"]
+    assert real["principal_arn"] == "" and real["is_active"] is False, real
+    assert real["service"]["private_registry_access"]["ecr_image_puller_role"] == {"is_active": False, "principal_arn": ""}
+    assert emulated_puller(lightsail) == {"isActive": False, "principalArn": ""}
+
+
+def test_wait_timeout_says_activation_was_requested(ansible, aws, lightsail):
+    aws.lightsail_config(puller_delay=30)
+    mark = aws.mark()
+    started = time.monotonic()
+    result = ansible.module(MODULE, args(wait_timeout=3))
+    assert result.failed, result
+    assert time.monotonic() - started < 20, "wait_timeout was not honoured"
+    assert "activation" in result.msg and "was requested" in result.msg, result.msg
+    assert "UPDATING" in result.msg and "no principal ARN yet" in result.msg and "wait_timeout=3" in result.msg, result.msg
+    assert result.changed and result["service"]["state"] == "UPDATING", result
+    assert ops(aws, mark, mutating=True) == ["UpdateContainerService"]
+
+    # The request stands: the next run does not send it again.
+    mark = aws.mark()
+    again = ansible.module(MODULE, args(wait=False))
+    assert not again.failed and not again.changed, again
+    assert again["is_active"] is True and again["principal_arn"] == "" and again["principal_arn_known"] is False, again
+    assert "not assigned its principal ARN yet" in again["msg"]
+    assert ops(aws, mark) == ["GetContainerServices"]
+
+
+def test_wait_false_returns_right_after_the_update(ansible, aws, lightsail):
+    aws.lightsail_config(puller_delay=2)
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(wait=False), diff=True)
+    assert not result.failed and result.changed, result
+    assert ops(aws, mark) == ["GetContainerServices", "UpdateContainerService"], "wait=false polled"
+    assert result["is_active"] is True and result["principal_arn"] == "" and result["principal_arn_known"] is False, result
+    assert result["service"]["state"] == "UPDATING"
+    assert result["diff"]["after"] == {"is_active": True, "principal_arn": PENDING_ARN}
+
+    # A later run with wait=true writes nothing and waits for the ARN.
+    mark = aws.mark()
+    waited = ansible.module(MODULE, args())
+    assert not waited.failed and not waited.changed, waited
+    assert waited["principal_arn"] == emulated_puller(lightsail)["principalArn"] != ""
+    assert ops(aws, mark, mutating=True) == []
+
+
+@pytest.mark.parametrize("busy_state", ["UPDATING", "DEPLOYING"])
+def test_busy_service_is_waited_for(ansible, aws, lightsail, busy_state):
+    aws.lightsail_set_state(SERVICE, busy_state, duration=3)
+    mark = aws.mark()
+    result = ansible.module(MODULE, args())
+    assert not result.failed and result.changed, result
+    assert result["principal_arn"] == emulated_puller(lightsail)["principalArn"] != ""
+    updates = aws.requests(since=mark, operation="UpdateContainerService")
+    assert [(r["status"], r.get("error_code")) for r in updates] == [(200, None)], "sent an update while busy: " + dump(updates)
+    reads = aws.requests(since=mark, operation="GetContainerServices")
+    assert len(reads) >= 3 and reads[1]["seq"] < updates[0]["seq"], "did not poll before updating: " + dump(reads)
+
+
+def test_busy_past_wait_timeout_fails_without_requesting(ansible, aws, lightsail):
+    old_arn = activate_directly(lightsail)["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+    aws.lightsail_set_state(SERVICE, "DEPLOYING")  # held until changed
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(state="absent", wait_timeout=2))
+    assert result.failed and not result.changed, result
+    assert "stayed busy" in result.msg and "DEPLOYING" in result.msg and "nothing was requested" in result.msg, result.msg
+    assert f"'{SERVICE}'" in result.msg and "us-east-1" in result.msg, result.msg
+    assert ops(aws, mark, mutating=True) == []
+    assert emulated_puller(lightsail) == {"isActive": True, "principalArn": old_arn}
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"], ids=["missing-service", "wrong-region"])
+def test_missing_service_names_service_and_region(ansible, aws, lightsail, region):
+    name = "nope" if region == "us-east-1" else SERVICE
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(service_name=name, region=region))
+    assert result.failed, result
+    assert f"'{name}'" in result.msg and f"region {region}" in result.msg, result.msg
+    assert "check service_name and region" in result.msg, result.msg
+    requests = aws.requests(since=mark)
+    assert [(r["operation"], r["region"], r.get("error_code")) for r in requests] == [
+        ("GetContainerServices", region, "NotFoundException")], dump(requests)
+
+
+def test_throttling_is_retried(ansible, aws, lightsail):
+    aws.set_faults([
+        {"service": "lightsail", "operation": "GetContainerServices", "kind": "throttle", "times": 2},
+        {"service": "lightsail", "operation": "UpdateContainerService", "kind": "throttle", "times": 2},
+    ])
+    mark = aws.mark()
+    result = ansible.module(MODULE, args(), env=NO_BOTOCORE_RETRIES)
+    assert not result.failed and result.changed, result
+    assert result["principal_arn"] == emulated_puller(lightsail)["principalArn"] != ""
+    assert [rule["fired"] for rule in aws.faults()] == [2, 2]
+    updates = aws.requests(since=mark, operation="UpdateContainerService")
+    assert [r.get("error_code") for r in updates] == ["ThrottlingException", "ThrottlingException", None], dump(updates)
+
+
+def test_invalid_arguments_fail_before_any_call(ansible, aws, lightsail):
+    mark = aws.mark()
+    bad_name = ansible.module(MODULE, args(service_name="Web_1"))
+    assert bad_name.failed and "not a valid Lightsail container service name" in bad_name.msg, bad_name
+    bad_timeout = ansible.module(MODULE, args(wait_timeout=-1))
+    assert bad_timeout.failed and "wait_timeout" in bad_timeout.msg, bad_timeout
+    assert aws.requests(since=mark) == []
