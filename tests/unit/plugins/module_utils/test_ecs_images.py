@@ -69,17 +69,17 @@ IMAGES = [
     ("ghcr.io/org/app:v1", (False, "ghcr.io", None, None, None, "org/app", "v1", None)),
     ("localhost:5000/app", (False, "localhost:5000", None, None, None, "app", "latest", None)),
     ("registry.example.com:5000/team/app:v2", (False, "registry.example.com:5000", None, None, None, "team/app", "v2", None)),
-    (f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com.evil.example/app", (False, f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com.evil.example",
-                                                                    None, None, None, "app", "latest", None)),
+    (f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com.evil.example/app",
+     (False, f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com.evil.example", None, None, None, "app", "latest", None)),
     ("12345.dkr.ecr.us-east-1.amazonaws.com/app", (False, "12345.dkr.ecr.us-east-1.amazonaws.com", None, None, None, "app", "latest", None)),
     # ECR registry id without a repository is not an image in a repository.
-    (f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com", (False, "docker.io", None, None, None, f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com",
-                                                    "latest", None)),
+    (f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com",
+     (False, "docker.io", None, None, None, f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com", "latest", None)),
 ]
 FIELDS = ("full_ecr_uri", "registry_host", "registry_id", "region", "partition", "repository", "tag", "digest")
 
 
-@pytest.mark.parametrize("image, expected", IMAGES, ids=[image for image, _ in IMAGES])
+@pytest.mark.parametrize("image, expected", IMAGES, ids=[case[0] for case in IMAGES])
 def test_parse_image(image, expected):
     parsed = parse_image(image)
     assert parsed["image"] == image
