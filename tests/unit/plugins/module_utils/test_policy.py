@@ -188,11 +188,10 @@ DIFFERENT = [
 ]
 
 
-@pytest.mark.parametrize("first, second", [case[1:] for case in EQUIVALENT], ids=[case[0] for case in EQUIVALENT])
-def test_statements_equivalent(first, second):
-    assert policy.statements_equivalent(first, second)
-    swapped = (second, first)
-    assert policy.statements_equivalent(*swapped)
+@pytest.mark.parametrize("left, right", [case[1:] for case in EQUIVALENT], ids=[case[0] for case in EQUIVALENT])
+def test_statements_equivalent(left, right):
+    assert policy.statements_equivalent(left, right)
+    assert policy.statements_equivalent(right, left)
 
 
 @pytest.mark.parametrize("first, second", [case[1:] for case in DIFFERENT], ids=[case[0] for case in DIFFERENT])

@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters behind the ecr_pull_access role: check a workload's declaration, and aggregate the
+play's declarations into one policy change per repository."""
+
+import hashlib
+import re
+
+from ansible.errors import AnsibleFilterError
+
+WORKLOAD_TYPES = ("lightsail", "ecs")
+LAUNCH_TYPES = ("fargate", "ec2", "external")
+PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+# Cross-account pulls by ECS also check layer availability.
+ECS_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+# ECR repository names: lowercase, digits, . _ - and / separated components.
+_REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_REPOSITORY_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?):ecr:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):repository/(?P<name>.+)$"
+)
+
+
+def _fail(host, message):
+    raise AnsibleFilterError(f"ecr_pull_access: host {host}: {message}")
+
+
+def workload_sid(workload_type, name, region):
+    """The statement id of a workload: deterministic, letters and digits only (valid for ECR),
+    readable (type and name) and unique (a hash of type, region and name)."""
+    words = re.split(r"[^A-Za-z0-9]+", name)
+    readable = "".join(word[:1].upper() + word[1:] for word in words if word)[:48]
+    digest = hashlib.sha256(f"{workload_type}:{region}:{name}".encode()).hexdigest()[:8]
+    return f"PullAccess{workload_type.capitalize()}{readable}{digest}"
+
+
+def repository_ref(entry, region, host):
+    """Normalise one repository reference: a name (same account and region), an ARN, or a dict
+    with ``name`` and optional ``registry_id`` / ``region``."""
+    if isinstance(entry, str):
+        match = _REPOSITORY_ARN_RE.match(entry)
+        if entry.startswith("arn:") and not match:
+            _fail(host, f"repository {entry!r} is not a valid ECR repository ARN (arn:aws:ecr:REGION:ACCOUNT:repository/NAME)")
+        if match:
+            entry = {"name": match.group("name"), "registry_id": match.group("account"), "region": match.group("region")}
+        else:
+            entry = {"name": entry}
+    if not isinstance(entry, dict) or not entry.get("name"):
+        _fail(host, f"repository {entry!r} must be a name, an ARN, or a mapping with name (and optional registry_id, region)")
+    unknown = set(entry) - {"name", "registry_id", "region"}
+    if unknown:
+        _fail(host, f"repository {entry['name']!r} has unknown keys {sorted(unknown)}; use name, registry_id, region")
+    name = str(entry["name"])
+    if not _REPOSITORY_RE.match(name) or len(name) > 256:
+        _fail(host, f"repository name {name!r} is not valid: lowercase letters, digits, '.', '_', '-' and '/' separated parts")
+    registry_id = entry.get("registry_id")
+    if registry_id is not None:
+        registry_id = str(registry_id)
+        if not _ACCOUNT_RE.match(registry_id):
+            _fail(host, f"repository {name!r}: registry_id {registry_id!r} is not a 12-digit account id")
+    repo_region = entry.get("region") or region
+    if not repo_region or not _REGION_RE.match(str(repo_region)):
+        _fail(host, f"repository {name!r}: region {repo_region!r} is not a region code such as us-east-1")
+    return {"name": name, "registry_id": registry_id, "region": str(repo_region)}
+
+
+def pull_access_plan(declaration, host="?"):
+    """Check a workload's declaration and return its normalised plan.
+
+    ``declaration`` holds the role variables without their prefix: type, name, region, state,
+    repositories, extra_repositories, exclusive, and the ECS ones. Raises AnsibleFilterError with
+    what to fix."""
+    workload_type = declaration.get("type")
+    if workload_type not in WORKLOAD_TYPES:
+        _fail(host, f"ecr_pull_access_type {workload_type!r} is not one of {', '.join(WORKLOAD_TYPES)}")
+    state = declaration.get("state") or "present"
+    if state not in ("present", "absent"):
+        _fail(host, f"ecr_pull_access_state {state!r} is not present or absent")
+    region = declaration.get("region")
+    if not region or not _REGION_RE.match(str(region)):
+        _fail(host, f"ecr_pull_access_region {region!r} is not set to a region code (set it, or AWS_REGION in the environment)")
+    name = declaration.get("name")
+    plan = {"type": workload_type, "state": state, "region": region, "exclusive": bool(declaration.get("exclusive"))}
+    if workload_type == "lightsail":
+        if not name:
+            _fail(host, "ecr_pull_access_service_name is empty")
+        plan["name"] = str(name)
+    else:
+        role_name, task_definition = declaration.get("ecs_role_name"), declaration.get("ecs_task_definition")
+        if bool(role_name) == bool(task_definition):
+            _fail(host, "an ECS workload needs exactly one of ecr_pull_access_ecs_role_name and ecr_pull_access_ecs_task_definition")
+        launch_type = declaration.get("ecs_launch_type") or "fargate"
+        if launch_type not in LAUNCH_TYPES:
+            _fail(host, f"ecr_pull_access_ecs_launch_type {launch_type!r} is not one of {', '.join(LAUNCH_TYPES)}")
+        permissions = declaration.get("ecs_permissions") or "managed"
+        if permissions not in ("managed", "inline"):
+            _fail(host, f"ecr_pull_access_ecs_permissions {permissions!r} is not managed or inline")
+        plan.update(role_name=role_name, task_definition=task_definition, launch_type=launch_type, permissions=permissions)
+        plan["name"] = str(role_name or task_definition).rsplit("/", 1)[-1]
+    repositories = []
+    seen = set()
+    for entry in list(declaration.get("repositories") or []) + list(declaration.get("extra_repositories") or []):
+        ref = repository_ref(entry, region, host)
+        key = (ref["registry_id"], ref["region"], ref["name"])
+        if key not in seen:
+            seen.add(key)
+            repositories.append(ref)
+    if workload_type == "ecs":
+        for ref in repositories:
+            if ref["region"] != region and not ref["registry_id"]:
+                _fail(host, f"repository {ref['name']!r} is in {ref['region']}, not {region}: give its registry_id (or its ARN)")
+        # What the role's inline policy is scoped to: names resolve in the role's own account and region.
+        plan["inline_repositories"] = [
+            f"arn:aws:ecr:{ref['region']}:{ref['registry_id']}:repository/{ref['name']}" if ref["registry_id"] else ref["name"]
+            for ref in repositories
+        ]
+    if workload_type == "lightsail":
+        for ref in repositories:
+            if ref["region"] != region:
+                _fail(
+                    host,
+                    f"Lightsail service {name!r} is in {region} but repository {ref['name']!r} is in {ref['region']}: "
+                    "a Lightsail container service can only pull from ECR repositories in its own Region",
+                )
+    plan["repositories"] = repositories
+    plan["cleanup_repositories"] = [repository_ref(entry, region, host) for entry in declaration.get("cleanup_repositories") or []]
+    plan["sid"] = workload_sid(workload_type, plan["name"], region)
+    return plan
+
+
+def _account_of(arn):
+    parts = str(arn or "").split(":")
+    return parts[4] if len(parts) > 5 else None
+
+
+def pull_access_policy_changes(workloads):
+    """Aggregate the play's workloads into one change per repository.
+
+    ``workloads`` is a list of ``{"plan": <pull_access_plan>, "principal": ARN or ""}``. Returns
+    a list of ``{"repository", "registry_id", "region", "statements"}`` sorted by repository:
+    present workloads add their statement (ECS workloads only on repositories in another account
+    than their role: same-account pulls are granted by the role's IAM policy), absent workloads
+    remove theirs, and exclusive workloads remove theirs from every other repository of the run.
+    A present workload whose principal is not known yet (check mode before activation) is left out.
+    """
+    changes = {}
+
+    def change(ref):
+        key = (ref["registry_id"] or "", ref["region"], ref["name"])
+        if key not in changes:
+            changes[key] = {"repository": ref["name"], "registry_id": ref["registry_id"], "region": ref["region"], "statements": []}
+        return changes[key]
+
+    granted = {}
+    for workload in workloads:
+        plan, principal = workload["plan"], workload.get("principal") or ""
+        for ref in plan["repositories"]:
+            if plan["type"] == "ecs":
+                if not ref["registry_id"] or ref["registry_id"] == _account_of(principal):
+                    continue
+                actions = ECS_PULL_ACTIONS
+            else:
+                actions = PULL_ACTIONS
+            if plan["state"] == "absent":
+                change(ref)["statements"].append({"sid": plan["sid"], "state": "absent"})
+            elif principal:
+                change(ref)["statements"].append({"sid": plan["sid"], "principals": [principal], "actions": actions})
+                granted.setdefault(plan["sid"], set()).add((ref["registry_id"] or "", ref["region"], ref["name"]))
+    exclusive = [w["plan"] for w in workloads if w["plan"]["exclusive"]]
+    for plan in exclusive:
+        for ref in plan.get("cleanup_repositories", []):
+            change(ref)
+    for plan in exclusive:
+        keep = granted.get(plan["sid"], set()) if plan["state"] == "present" else set()
+        for key in sorted(changes):
+            if key not in keep and not any(s["sid"] == plan["sid"] for s in changes[key]["statements"]):
+                changes[key]["statements"].append({"sid": plan["sid"], "state": "absent"})
+    return [changes[key] for key in sorted(changes, key=lambda k: (k[2], k[0], k[1])) if changes[key]["statements"]]
+
+
+class FilterModule:
+    """ecr_pull_access role filters."""
+
+    def filters(self):
+        return {
+            "pull_access_plan": pull_access_plan,
+            "pull_access_policy_changes": pull_access_policy_changes,
+            "pull_access_sid": workload_sid,
+        }

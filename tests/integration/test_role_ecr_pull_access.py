@@ -1,0 +1,183 @@
+"""The ecr_pull_access role and the shipped playbooks, through ansible-runner against the rig."""
+
+import json
+import os
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ACCOUNT = "123456789012"
+FOREIGN = {"Sid": "CiPush", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:role/ci"},
+           "Action": ["ecr:PutImage", "ecr:UploadLayerPart"]}
+GRANT = "pullaccess.aws.grant"
+REVOKE = "pullaccess.aws.revoke"
+
+
+def playbook(name):
+    """A shipped playbook, by path (ansible-runner wants a file; the FQCN form is tested separately)."""
+    return os.path.join(REPO_ROOT, "playbooks", name.rsplit(".", 1)[-1] + ".yml")
+
+
+def fleet_inventory(services=3, extra=None):
+    """Lightsail services sharing repositories via group vars, one host adding one, plus an ECS
+    Fargate workload."""
+    hosts = {f"svc{i}": {} for i in range(services)}
+    hosts["svc0"] = {"ecr_pull_access_extra_repositories": ["worker"]}
+    inventory = {
+        "all": {
+            "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2},
+            "children": {
+                "lightsail": {
+                    "hosts": hosts,
+                    "vars": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web", "shared/base"]},
+                },
+                "fargate": {
+                    "hosts": {"api-task": {
+                        "ecr_pull_access_type": "ecs",
+                        "ecr_pull_access_ecs_role_name": "api-execution",
+                        "ecr_pull_access_ecs_permissions": "inline",
+                        "ecr_pull_access_repositories": ["web"],
+                    }},
+                },
+            },
+        }
+    }
+    for host, values in (extra or {}).items():
+        inventory["all"]["children"]["lightsail"]["hosts"].setdefault(host, {}).update(values)
+    return inventory
+
+
+@pytest.fixture
+def account(aws):
+    """Repositories (one with someone else's statement), Lightsail services, an execution role."""
+    ecr = aws.client("ecr")
+    for name in ("web", "worker", "shared/base"):
+        ecr.create_repository(repositoryName=name)
+    ecr.set_repository_policy(repositoryName="web", policyText=json.dumps({"Version": "2008-10-17", "Statement": [FOREIGN]}))
+    lightsail = aws.client("lightsail")
+    for i in range(3):
+        lightsail.create_container_service(serviceName=f"svc{i}", power="nano", scale=1)
+    aws.client("iam").create_role(RoleName="api-execution", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    aws.lightsail_config(puller_delay=0.3)
+    return aws
+
+
+def policy(aws, repository):
+    ecr = aws.client("ecr")
+    try:
+        return json.loads(ecr.get_repository_policy(repositoryName=repository)["policyText"])
+    except ecr.exceptions.RepositoryPolicyNotFoundException:
+        return None
+
+
+def sids(aws, repository):
+    document = policy(aws, repository)
+    return sorted(s.get("Sid", "") for s in document["Statement"]) if document else []
+
+
+def puller_arns(aws):
+    return {s["containerServiceName"]: s["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+            for s in aws.client("lightsail").get_container_services()["containerServices"]}
+
+
+def policy_writes(aws, mark):
+    return [r for r in aws.requests(since=mark, mutating=True, service="ecr")]
+
+
+def test_grant_check_rerun_revoke(ansible, account):
+    aws = account
+    inventory = fleet_inventory()
+
+    # Dry run: no mutating call at all; says plainly that puller ARNs are not known yet.
+    mark = aws.mark()
+    dry = ansible.play(playbook(GRANT), inventory=inventory, check=True, diff=True)
+    assert dry.rc == 0, dry.stdout
+    assert aws.requests(since=mark, mutating=True) == []
+    assert "only exists after a real run activates it" in dry.stdout
+    assert dry.task("Activate the Lightsail ECR image puller role", "svc1").changed
+
+    # Real run: at most one policy write per repository for the whole fleet.
+    mark = aws.mark()
+    real = ansible.play(playbook(GRANT), inventory=inventory, diff=True)
+    assert real.rc == 0, real.stdout
+    writes = policy_writes(aws, mark)
+    per_repo = {}
+    for request in writes:
+        per_repo[request["operation"]] = per_repo.get(request["operation"], 0) + 1
+    assert per_repo == {"SetRepositoryPolicy": 3}, writes  # web, shared/base, worker
+
+    arns = puller_arns(aws)
+    assert all(arns.values()), arns
+    web = policy(aws, "web")
+    assert web["Version"] == "2008-10-17" and web["Statement"][0] == FOREIGN, "foreign statement changed"
+    web_principals = sorted(p for s in web["Statement"][1:] for p in s["Principal"]["AWS"])
+    assert web_principals == sorted(arns.values()), web  # the ECS role is same-account: IAM, not the repo policy
+    worker = policy(aws, "worker")
+    assert [s["Principal"]["AWS"] for s in worker["Statement"]] == [[arns["svc0"]]]
+    assert len(policy(aws, "shared/base")["Statement"]) == 3
+    inline = aws.client("iam").get_role_policy(RoleName="api-execution", PolicyName="ecr-pull")
+    assert "ecr:BatchGetImage" in json.dumps(inline["PolicyDocument"])
+
+    # Re-run: nothing changes, nothing is written.
+    mark = aws.mark()
+    again = ansible.play(playbook(GRANT), inventory=inventory)
+    assert again.rc == 0, again.stdout
+    assert again.changed_tasks == [], again.changed_tasks
+    assert aws.requests(since=mark, mutating=True) == []
+
+    # Dry run of the revoke shows changes and writes nothing.
+    mark = aws.mark()
+    dry_revoke = ansible.play(playbook(REVOKE), inventory=inventory, check=True, diff=True)
+    assert dry_revoke.rc == 0 and dry_revoke.changed_tasks, dry_revoke.stdout
+    assert aws.requests(since=mark, mutating=True) == []
+
+    revoke = ansible.play(playbook(REVOKE), inventory=inventory)
+    assert revoke.rc == 0, revoke.stdout
+    assert policy(aws, "web") == {"Version": "2008-10-17", "Statement": [FOREIGN]}
+    assert policy(aws, "worker") is None and policy(aws, "shared/base") is None
+    assert not any(puller_arns(aws).values())
+    assert aws.client("iam").list_role_policies(RoleName="api-execution")["PolicyNames"] == []
+    # Order: statements removed before the puller roles were deactivated.
+    ops = [(r["service"], r["operation"]) for r in aws.requests(since=mark, mutating=True)]
+    last_policy = max(i for i, op in enumerate(ops) if op[0] == "ecr")
+    first_deactivation = min(i for i, op in enumerate(ops) if op == ("lightsail", "UpdateContainerService"))
+    assert last_policy < first_deactivation, ops
+
+
+def test_exclusive_revokes_undeclared_repository(ansible, account):
+    aws = account
+    inventory = fleet_inventory(extra={"svc0": {"ecr_pull_access_exclusive": True}})
+    assert ansible.play(playbook(GRANT), inventory=inventory).rc == 0
+    svc0_sid = [s["Sid"] for s in policy(aws, "worker")["Statement"]][0]
+
+    # svc0 stops declaring worker; worker is still seen through the cleanup list.
+    inventory["all"]["children"]["lightsail"]["hosts"]["svc0"] = {
+        "ecr_pull_access_exclusive": True, "ecr_pull_access_cleanup_repositories": ["worker"]}
+    run = ansible.play(playbook(GRANT), inventory=inventory)
+    assert run.rc == 0, run.stdout
+    assert policy(aws, "worker") is None
+    assert svc0_sid in sids(aws, "web"), "svc0 still declares web"
+    assert len(policy(aws, "web")["Statement"]) == 4  # foreign + 3 services, untouched
+
+
+@pytest.mark.parametrize(
+    "host_vars, message",
+    [
+        ({"ecr_pull_access_type": "kubernetes"}, "is not one of lightsail, ecs"),
+        ({"ecr_pull_access_repositories": ["arn:aws:ecr:eu-west-1:123456789012:repository/web"]},
+         "can only pull from ECR repositories in its own Region"),
+        ({"ecr_pull_access_repositories": ["arn:aws:ecr:us-east-1:12345:repository/web"]}, "not a valid ECR repository ARN"),
+        ({"ecr_pull_access_repositories": ["Bad Name"]}, "is not valid"),
+    ],
+    ids=["unknown-type", "region-mismatch", "malformed-arn", "malformed-name"],
+)
+def test_bad_declaration_fails_before_any_write(ansible, account, host_vars, message):
+    aws = account
+    inventory = fleet_inventory(extra={"svc2": host_vars})
+    mark = aws.mark()
+    run = ansible.play(playbook(GRANT), inventory=inventory)
+    assert run.rc != 0
+    assert message in run.stdout, run.stdout
+    assert aws.requests(since=mark, mutating=True) == [], "a bad declaration must stop the run before any write"
