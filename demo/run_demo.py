@@ -42,8 +42,18 @@ def seed_account(rig):
     lightsail = rig.client("lightsail")
     for name in ("shop-frontend", "shop-api"):
         lightsail.create_container_service(serviceName=name, power="nano", scale=1)
+    iam = rig.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="billing-execution", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    rig.client("ecs").register_task_definition(
+        family="billing", executionRoleArn=role["Arn"], requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
+        cpu="256", memory="512",
+        containerDefinitions=[{"name": "billing", "image": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/worker:1.4", "essential": True}],
+    )
     print("created ECR repositories web (with a CI push statement of someone else's), worker, shared/base")
     print("created Lightsail container services shop-frontend, shop-api")
+    print("created ECS task execution role billing-execution and task definition billing (image from worker)")
 
 
 def show_state(rig):
@@ -54,6 +64,8 @@ def show_state(rig):
             print(f"--- policy of {name}:\n{json.dumps(json.loads(text), indent=2)}")
         except ecr.exceptions.RepositoryPolicyNotFoundException:
             print(f"--- {name}: no policy")
+    inline = rig.client("iam").list_role_policies(RoleName="billing-execution")["PolicyNames"]
+    print(f"--- IAM role billing-execution inline policies: {inline or '(none)'}")
     for service in rig.client("lightsail").get_container_services()["containerServices"]:
         puller = service["privateRegistryAccess"]["ecrImagePullerRole"]
         print(f"--- Lightsail {service['containerServiceName']}: state {service['state']}, puller active "
@@ -61,12 +73,13 @@ def show_state(rig):
 
 
 def playbook(rig, name, *options):
+    """Run a playbook shipped in the collection by its FQCN, as a user would."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(HERE, "inventory.yml"),
-               os.path.join(HERE, name), *options]
-    print(f"$ ansible-playbook -i demo/inventory.yml demo/{name} {' '.join(options)}".rstrip(), flush=True)
+               name, *options]
+    print(f"$ ansible-playbook {name} -i demo/inventory.yml {' '.join(options)}".rstrip(), flush=True)
     env = rig.env(base=os.environ)
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, "build", "collections"))
-    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+    env["ANSIBLE_DEPRECATION_WARNINGS"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_LOCALHOST_WARNING"] = "0"
     result = subprocess.run(command, env=env, check=False)
@@ -82,19 +95,20 @@ def main():
         seed_account(rig)
         banner("1. Dry run: what would the grant change? (--check --diff, no write call)")
         mark = rig.mark()
-        playbook(rig, "grant.yml", "--check", "--diff")
+        playbook(rig, "pullaccess.aws.grant", "--check", "--diff")
         writes = rig.requests(since=mark, mutating=True)
-        print(f"mutating API calls during the dry run: {len(writes)}")
+        print(f"mutating API calls during the dry run: {len(writes)} (taken from the emulators' request log)")
         banner("2. Grant for real")
-        playbook(rig, "grant.yml", "--diff")
+        playbook(rig, "pullaccess.aws.grant", "--diff")
         banner("3. Grant again: nothing to do (all ok, no write call)")
         mark = rig.mark()
-        playbook(rig, "grant.yml")
+        playbook(rig, "pullaccess.aws.grant")
         print(f"mutating API calls during the re-run: {len(rig.requests(since=mark, mutating=True))}")
+        mark = rig.mark()
         banner("Resulting repository policies and puller states")
         show_state(rig)
         banner("4. Revoke")
-        playbook(rig, "revoke.yml", "--diff")
+        playbook(rig, "pullaccess.aws.revoke", "--diff")
         show_state(rig)
         banner("Stopping emulated AWS")
     print("demo finished")
