@@ -77,10 +77,10 @@ units: $(AT_COLL)
 	cd $(AT_COLL) && $(CURDIR)/$(BIN)/ansible-test units --venv --python $(AT_PYTHON) --color no
 
 emulator: venv
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/emulator
+	$(BIN)/python -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/emulator
 
 integration: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration
+	$(BIN)/python -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/integration
 
 lint: install changelog-lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --profile production
