@@ -181,3 +181,37 @@ def test_bad_declaration_fails_before_any_write(ansible, account, host_vars, mes
     assert run.rc != 0
     assert message in run.stdout, run.stdout
     assert aws.requests(since=mark, mutating=True) == [], "a bad declaration must stop the run before any write"
+
+
+def test_concurrent_job_slices(ansible, aws):
+    """AWX job slicing: several ansible-runner jobs over slices of one inventory at once, all
+    writing the same repositories. Every declared grant must be there afterwards, and nothing
+    foreign changed."""
+    ecr = aws.client("ecr")
+    for name in ("web", "shared/base"):
+        ecr.create_repository(repositoryName=name)
+    ecr.set_repository_policy(repositoryName="web", policyText=json.dumps({"Version": "2008-10-17", "Statement": [FOREIGN]}))
+    services = [f"slice-svc{i}" for i in range(6)]
+    lightsail = aws.client("lightsail")
+    for name in services:
+        lightsail.create_container_service(serviceName=name, power="nano", scale=1)
+    aws.lightsail_config(puller_delay=0.3)
+    inventory = {"all": {
+        "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_type": "lightsail",
+                 "ecr_pull_access_repositories": ["web", "shared/base"], "ecr_pull_access_verify_delay": 1.0},
+        "hosts": {name: {} for name in services},
+    }}
+    slices = [",".join(services[i::3]) for i in range(3)]
+    started = [ansible.start(playbook(GRANT), inventory=json.loads(json.dumps(inventory)), limit=part) for part in slices]
+    runs = [ansible.finish(job) for job in started]
+    for run in runs:
+        assert run.rc == 0, run.stdout
+
+    arns = puller_arns(aws)
+    assert all(arns[name] for name in services), arns
+    for repository in ("web", "shared/base"):
+        document = policy(aws, repository)
+        granted = sorted(p for s in document["Statement"] if s.get("Sid", "").startswith("PullAccess") for p in s["Principal"]["AWS"])
+        assert granted == sorted(arns[name] for name in services), f"{repository}: {document}"
+    assert policy(aws, "web")["Statement"][0] == FOREIGN
+    assert len(policy(aws, "web")["Statement"]) == 1 + len(services)
