@@ -47,16 +47,19 @@ def repository_ref(entry, region, host):
         if entry.startswith("arn:") and not match:
             _fail(host, f"repository {entry!r} is not a valid ECR repository ARN (arn:aws:ecr:REGION:ACCOUNT:repository/NAME)")
         if match:
-            entry = {"name": match.group("name"), "registry_id": match.group("account"), "region": match.group("region")}
+            entry = {"name": match.group("name"), "registry_id": match.group("account"), "region": match.group("region"),
+                     "partition": match.group("partition")}
         else:
             entry = {"name": entry}
     if not isinstance(entry, dict) or not entry.get("name"):
         _fail(host, f"repository {entry!r} must be a name, an ARN, or a mapping with name (and optional registry_id, region)")
-    unknown = set(entry) - {"name", "registry_id", "region"}
+    unknown = set(entry) - {"name", "registry_id", "region", "partition"}
     if unknown:
         _fail(host, f"repository {entry['name']!r} has unknown keys {sorted(unknown)}; use name, registry_id, region")
     name = str(entry["name"])
-    if not _REPOSITORY_RE.match(name) or len(name) > 256:
+    if ".amazonaws.com" in name.split("/", 1)[0]:
+        _fail(host, f"repository {name!r} is an image URI; give the repository name (or its ARN) instead")
+    if not _REPOSITORY_RE.match(name) or not 2 <= len(name) <= 256:
         _fail(host, f"repository name {name!r} is not valid: lowercase letters, digits, '.', '_', '-' and '/' separated parts")
     registry_id = entry.get("registry_id")
     if registry_id is not None:
@@ -66,7 +69,17 @@ def repository_ref(entry, region, host):
     repo_region = entry.get("region") or region
     if not repo_region or not _REGION_RE.match(str(repo_region)):
         _fail(host, f"repository {name!r}: region {repo_region!r} is not a region code such as us-east-1")
-    return {"name": name, "registry_id": registry_id, "region": str(repo_region)}
+    repo_region = str(repo_region)
+    partition = entry.get("partition") or _partition_of(repo_region)
+    return {"name": name, "registry_id": registry_id, "region": repo_region, "partition": partition}
+
+
+def _partition_of(region):
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def pull_access_plan(declaration, host="?"):
@@ -101,7 +114,9 @@ def pull_access_plan(declaration, host="?"):
         if permissions not in ("managed", "inline"):
             _fail(host, f"ecr_pull_access_ecs_permissions {permissions!r} is not managed or inline")
         plan.update(role_name=role_name, task_definition=task_definition, launch_type=launch_type, permissions=permissions)
-        plan["name"] = str(role_name or task_definition).rsplit("/", 1)[-1]
+        # The Sid must outlive task definition revisions: family:3 and family:4 are one workload.
+        identity = str(role_name or task_definition).rsplit("/", 1)[-1]
+        plan["name"] = identity.split(":", 1)[0] if task_definition else identity
     repositories = []
     seen = set()
     for entry in list(declaration.get("repositories") or []) + list(declaration.get("extra_repositories") or []):
@@ -116,7 +131,7 @@ def pull_access_plan(declaration, host="?"):
                 _fail(host, f"repository {ref['name']!r} is in {ref['region']}, not {region}: give its registry_id (or its ARN)")
         # What the role's inline policy is scoped to: names resolve in the role's own account and region.
         plan["inline_repositories"] = [
-            f"arn:aws:ecr:{ref['region']}:{ref['registry_id']}:repository/{ref['name']}" if ref["registry_id"] else ref["name"]
+            f"arn:{ref['partition']}:ecr:{ref['region']}:{ref['registry_id']}:repository/{ref['name']}" if ref["registry_id"] else ref["name"]
             for ref in repositories
         ]
     if workload_type == "lightsail":
@@ -156,7 +171,11 @@ def pull_access_policy_changes(workloads):
             changes[key] = {"repository": ref["name"], "registry_id": ref["registry_id"], "region": ref["region"], "statements": []}
         return changes[key]
 
-    granted = {}
+    declared = {}
+    for workload in workloads:
+        plan = workload["plan"]
+        if plan["state"] == "present":
+            declared.setdefault(plan["sid"], set()).update((r["registry_id"] or "", r["region"], r["name"]) for r in plan["repositories"])
     for workload in workloads:
         plan, principal = workload["plan"], workload.get("principal") or ""
         for ref in plan["repositories"]:
@@ -170,13 +189,13 @@ def pull_access_policy_changes(workloads):
                 change(ref)["statements"].append({"sid": plan["sid"], "state": "absent"})
             elif principal:
                 change(ref)["statements"].append({"sid": plan["sid"], "principals": [principal], "actions": actions})
-                granted.setdefault(plan["sid"], set()).add((ref["registry_id"] or "", ref["region"], ref["name"]))
     exclusive = [w["plan"] for w in workloads if w["plan"]["exclusive"]]
     for plan in exclusive:
         for ref in plan.get("cleanup_repositories", []):
             change(ref)
     for plan in exclusive:
-        keep = granted.get(plan["sid"], set()) if plan["state"] == "present" else set()
+        # Never remove a workload's statement from a repository it declares, known principal or not.
+        keep = declared.get(plan["sid"], set()) if plan["state"] == "present" else set()
         for key in sorted(changes):
             if key not in keep and not any(s["sid"] == plan["sid"] for s in changes[key]["statements"]):
                 changes[key]["statements"].append({"sid": plan["sid"], "state": "absent"})

@@ -1,0 +1,587 @@
+"""Table-driven tests of the ecr_pull_access role filters (plugins/filter/pull_access.py)."""
+
+import re
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pullaccess.aws.plugins.filter import pull_access
+
+HOST = "web1"
+REGION = "us-east-1"
+OWN = "111122223333"
+OTHER = "444455556666"
+THIRD = "777788889999"
+LIGHTSAIL_PRINCIPAL = f"arn:aws:iam::{OWN}:role/amazon/lightsail/us-east-1/containers/shop/ecr-image-puller/abc"
+ECS_ROLE = f"arn:aws:iam::{OWN}:role/ecsTaskExecutionRole"
+PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+ECS_PULL = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+
+def lightsail(**extra):
+    declaration = {"type": "lightsail", "name": "shop", "region": REGION, "repositories": ["app"]}
+    declaration.update(extra)
+    return declaration
+
+
+def ecs(**extra):
+    declaration = {"type": "ecs", "region": REGION, "ecs_role_name": "ecsTaskExecutionRole", "repositories": []}
+    declaration.update(extra)
+    return declaration
+
+
+def ref(name, registry_id=None, region=REGION, partition=None):
+    if partition is None:
+        partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return {"name": name, "registry_id": registry_id, "region": region, "partition": partition}
+
+
+def fails(message):
+    """pytest.raises for an AnsibleFilterError naming the host and saying ``message`` (a regex)."""
+    return pytest.raises(AnsibleFilterError, match=rf"^ecr_pull_access: host {HOST}: .*{message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# workload_sid
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "workload_type, name, region",
+    [
+        ("lightsail", "shop", REGION),
+        ("lightsail", "shop-frontend", "eu-west-1"),
+        ("ecs", "ecsTaskExecutionRole", REGION),
+        ("lightsail", "a" * 63, REGION),
+        ("lightsail", "-".join(["ab"] * 21), REGION),
+        ("ecs", "x" * 64, "ap-southeast-2"),
+        ("ecs", "web:12", REGION),
+    ],
+    ids=["short", "dashes", "ecs-role", "63-chars", "63-chars-dashes", "64-chars-ecs", "colon"],
+)
+def test_workload_sid_shape(workload_type, name, region):
+    sid = pull_access.workload_sid(workload_type, name, region)
+    assert sid == pull_access.workload_sid(workload_type, name, region)
+    assert re.fullmatch(r"[A-Za-z0-9]+", sid)
+    assert len(sid) <= 100
+    assert sid.startswith("PullAccess" + workload_type.capitalize())
+
+
+def test_workload_sid_documented_form():
+    sid = pull_access.workload_sid("lightsail", "shop-frontend", REGION)
+    assert re.fullmatch(r"PullAccessLightsailShopFrontend[0-9a-f]{8}", sid)
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (("lightsail", "shop-api", REGION), ("lightsail", "shopapi", REGION)),
+        (("lightsail", "shop-api", REGION), ("lightsail", "shop.api", REGION)),
+        (("lightsail", "shop", REGION), ("lightsail", "shop", "eu-west-1")),
+        (("lightsail", "shop", REGION), ("ecs", "shop", REGION)),
+        (("lightsail", "a" * 62 + "b", REGION), ("lightsail", "a" * 62 + "c", REGION)),
+    ],
+    ids=["dash-vs-none", "dash-vs-dot", "region", "type", "differ-after-truncation"],
+)
+def test_workload_sid_unique(first, second):
+    assert pull_access.workload_sid(*first) != pull_access.workload_sid(*second)
+
+
+# ---------------------------------------------------------------------------------------------
+# repository_ref
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ("app", ref("app")),
+        ("team/app-1.x_y", ref("team/app-1.x_y")),
+        (f"arn:aws:ecr:eu-west-1:{OTHER}:repository/team/app", ref("team/app", OTHER, "eu-west-1")),
+        (f"arn:aws-cn:ecr:cn-north-1:{OTHER}:repository/app", ref("app", OTHER, "cn-north-1")),
+        (f"arn:aws-us-gov:ecr:us-gov-west-1:{OTHER}:repository/app", ref("app", OTHER, "us-gov-west-1")),
+        ({"name": "app"}, ref("app")),
+        ({"name": "app", "registry_id": OTHER}, ref("app", OTHER)),
+        ({"name": "app", "registry_id": int(OTHER)}, ref("app", OTHER)),
+        ({"name": "app", "registry_id": OTHER, "region": "eu-central-1"}, ref("app", OTHER, "eu-central-1")),
+        ({"name": "app", "region": "eu-central-1"}, ref("app", None, "eu-central-1")),
+    ],
+    ids=["name", "path-name", "arn", "arn-aws-cn", "arn-aws-us-gov", "dict", "dict-registry", "dict-int-registry",
+         "dict-registry-region", "dict-region"],
+)
+def test_repository_ref_accepts(entry, expected):
+    assert pull_access.repository_ref(entry, REGION, HOST) == expected
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("", "must be a name, an ARN, or a mapping"),
+        ({}, "must be a name, an ARN, or a mapping"),
+        ({"registry_id": OTHER}, "must be a name, an ARN, or a mapping"),
+        (42, "must be a name, an ARN, or a mapping"),
+        ({"name": "app", "account": OTHER}, r"repository 'app' has unknown keys \['account'\]"),
+        ("arn:aws:ecr:us-east-1:1234:repository/app", "is not a valid ECR repository ARN"),
+        ("arn:aws:ecr:us-east-1:12345678901a:repository/app", "is not a valid ECR repository ARN"),
+        (f"arn:aws:s3:::{OTHER}-bucket", "is not a valid ECR repository ARN"),
+        (f"arn:aws:ecr:us-east-1:{OTHER}:image/app", "is not a valid ECR repository ARN"),
+        (f"arn:aws:ecr:us-east-1:{OTHER}:repository/App", "repository name 'App' is not valid"),
+        ("App", "repository name 'App' is not valid"),
+        ("my app", "repository name 'my app' is not valid"),
+        ("/app", "repository name '/app' is not valid"),
+        ("app/", "repository name 'app/' is not valid"),
+        ("team//app", "repository name 'team//app' is not valid"),
+        ("a" * 257, "is not valid"),
+        ({"name": "app", "registry_id": "1234"}, "registry_id '1234' is not a 12-digit account id"),
+        ({"name": "app", "registry_id": "abcdefghijkl"}, "registry_id 'abcdefghijkl' is not a 12-digit account id"),
+        ({"name": "app", "region": "useast1"}, "region 'useast1' is not a region code"),
+        ({"name": "app", "region": "US-EAST-1"}, "region 'US-EAST-1' is not a region code"),
+        (f"arn:aws:ecr:nowhere:{OTHER}:repository/app", "region 'nowhere' is not a region code"),
+    ],
+    ids=["empty-string", "empty-dict", "dict-without-name", "int", "unknown-key", "arn-short-account", "arn-letter-account",
+         "arn-not-ecr", "arn-not-repository", "arn-uppercase-name", "uppercase", "space", "leading-slash", "trailing-slash",
+         "double-slash", "too-long", "short-registry", "letters-registry", "bad-region", "uppercase-region",
+         "arn-bad-region"],
+)
+def test_repository_ref_rejects(entry, message):
+    with fails(message):
+        pull_access.repository_ref(entry, REGION, HOST)
+
+
+def test_repository_ref_needs_a_region():
+    with fails("region None is not a region code"):
+        pull_access.repository_ref("app", None, HOST)
+
+
+# ---------------------------------------------------------------------------------------------
+# pull_access_plan: valid declarations
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "declaration, expected",
+    [
+        (
+            lightsail(),
+            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop",
+             "repositories": [ref("app")], "cleanup_repositories": []},
+        ),
+        (
+            lightsail(state="absent", exclusive=True, repositories=["app", {"name": "base", "registry_id": OTHER}]),
+            {"type": "lightsail", "state": "absent", "region": REGION, "exclusive": True, "name": "shop",
+             "repositories": [ref("app"), ref("base", OTHER)], "cleanup_repositories": []},
+        ),
+        (
+            lightsail(state="", repositories=None),
+            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop",
+             "repositories": [], "cleanup_repositories": []},
+        ),
+    ],
+    ids=["lightsail-defaults", "lightsail-absent-exclusive", "empty-state-is-present"],
+)
+def test_plan_lightsail(declaration, expected):
+    plan = pull_access.pull_access_plan(declaration, HOST)
+    sid = plan.pop("sid")
+    assert plan == expected
+    assert sid == pull_access.workload_sid("lightsail", "shop", REGION)
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ({}, {"role_name": "ecsTaskExecutionRole", "task_definition": None, "launch_type": "fargate",
+              "permissions": "managed", "name": "ecsTaskExecutionRole"}),
+        ({"ecs_role_name": ECS_ROLE, "ecs_launch_type": "ec2", "ecs_permissions": "inline"},
+         {"role_name": ECS_ROLE, "task_definition": None, "launch_type": "ec2", "permissions": "inline",
+          "name": "ecsTaskExecutionRole"}),
+        ({"ecs_role_name": "", "ecs_task_definition": "web", "ecs_launch_type": "external"},
+         {"role_name": "", "task_definition": "web", "launch_type": "external", "permissions": "managed", "name": "web"}),
+    ],
+    ids=["role-name", "role-arn-inline-ec2", "task-definition"],
+)
+def test_plan_ecs(extra, expected):
+    plan = pull_access.pull_access_plan(ecs(**extra), HOST)
+    assert {key: plan[key] for key in expected} == expected
+    assert plan["sid"] == pull_access.workload_sid("ecs", expected["name"], REGION)
+
+
+@pytest.mark.parametrize(
+    "task_definition",
+    ["web:3", "web:4", f"arn:aws:ecs:us-east-1:{OWN}:task-definition/web:12"],
+    ids=["revision-3", "revision-4", "arn"],
+)
+def test_plan_ecs_task_definition_sid_ignores_revision(task_definition):
+    family = pull_access.pull_access_plan(ecs(ecs_role_name="", ecs_task_definition="web"), HOST)
+    revision = pull_access.pull_access_plan(ecs(ecs_role_name="", ecs_task_definition=task_definition), HOST)
+    assert revision["sid"] == family["sid"]
+
+
+@pytest.mark.parametrize(
+    "repositories, extra_repositories, expected",
+    [
+        (["app", "app"], [], [ref("app")]),
+        (["app"], ["app", {"name": "app"}, "base"], [ref("app"), ref("base")]),
+        (
+            [f"arn:aws:ecr:us-east-1:{OTHER}:repository/base"],
+            [{"name": "base", "registry_id": OTHER}, {"name": "base", "registry_id": OTHER, "region": REGION}],
+            [ref("base", OTHER)],
+        ),
+        # Same name, other account or other region: other repositories.
+        (["base", {"name": "base", "registry_id": OTHER}], [{"name": "base", "registry_id": THIRD}],
+         [ref("base"), ref("base", OTHER), ref("base", THIRD)]),
+        (None, ["app"], [ref("app")]),
+    ],
+    ids=["duplicate-name", "extra-duplicates", "arn-and-dict-same", "same-name-other-accounts", "only-extra"],
+)
+def test_plan_deduplicates_repositories(repositories, extra_repositories, expected):
+    plan = pull_access.pull_access_plan(lightsail(repositories=repositories, extra_repositories=extra_repositories), HOST)
+    assert plan["repositories"] == expected
+
+
+def test_plan_parses_cleanup_repositories():
+    cleanup = ["old", f"arn:aws:ecr:eu-west-1:{OTHER}:repository/gone", {"name": "xy", "registry_id": THIRD}]
+    plan = pull_access.pull_access_plan(lightsail(exclusive=True, cleanup_repositories=cleanup), HOST)
+    assert plan["cleanup_repositories"] == [ref("old"), ref("gone", OTHER, "eu-west-1"), ref("xy", THIRD)]
+
+
+def test_plan_checks_cleanup_repositories():
+    with fails("repository name 'Old' is not valid"):
+        pull_access.pull_access_plan(lightsail(cleanup_repositories=["Old"]), HOST)
+
+
+@pytest.mark.parametrize(
+    "repositories, expected",
+    [
+        (["app", "team/web"], ["app", "team/web"]),
+        ([{"name": "app", "registry_id": OWN}], [f"arn:aws:ecr:us-east-1:{OWN}:repository/app"]),
+        (
+            ["app", f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base", {"name": "lib", "registry_id": OTHER}],
+            ["app", f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base", f"arn:aws:ecr:us-east-1:{OTHER}:repository/lib"],
+        ),
+        ([], []),
+    ],
+    ids=["names-stay-names", "registry-becomes-arn", "mixed", "none"],
+)
+def test_plan_ecs_inline_repositories(repositories, expected):
+    plan = pull_access.pull_access_plan(ecs(repositories=repositories, ecs_permissions="inline"), HOST)
+    assert plan["inline_repositories"] == expected
+
+
+@pytest.mark.parametrize(
+    "region, arn",
+    [
+        ("cn-north-1", f"arn:aws-cn:ecr:cn-north-1:{OTHER}:repository/base"),
+        ("us-gov-west-1", f"arn:aws-us-gov:ecr:us-gov-west-1:{OTHER}:repository/base"),
+    ],
+    ids=["aws-cn", "aws-us-gov"],
+)
+def test_plan_ecs_inline_repositories_keep_partition(region, arn):
+    plan = pull_access.pull_access_plan(ecs(region=region, repositories=[arn], ecs_permissions="inline"), HOST)
+    assert plan["inline_repositories"] == [arn]
+
+
+def test_plan_lightsail_has_no_inline_repositories():
+    assert "inline_repositories" not in pull_access.pull_access_plan(lightsail(), HOST)
+
+
+def test_plan_ecs_repository_in_other_region_with_registry():
+    arn = f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base"
+    plan = pull_access.pull_access_plan(ecs(repositories=[arn]), HOST)
+    assert plan["repositories"] == [ref("base", OTHER, "eu-west-1")]
+
+
+def test_plan_lightsail_repository_of_other_account_same_region():
+    plan = pull_access.pull_access_plan(lightsail(repositories=[{"name": "base", "registry_id": OTHER}]), HOST)
+    assert plan["repositories"] == [ref("base", OTHER)]
+
+
+# ---------------------------------------------------------------------------------------------
+# pull_access_plan: invalid declarations
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "declaration, message",
+    [
+        (lightsail(type="eks"), "ecr_pull_access_type 'eks' is not one of lightsail, ecs"),
+        (lightsail(type=None), "ecr_pull_access_type None is not one of lightsail, ecs"),
+        (lightsail(type="Lightsail"), "ecr_pull_access_type 'Lightsail' is not one of"),
+        (lightsail(state="gone"), "ecr_pull_access_state 'gone' is not present or absent"),
+        (lightsail(region=""), "ecr_pull_access_region '' is not set to a region code"),
+        (lightsail(region=None), "ecr_pull_access_region None is not set to a region code"),
+        (lightsail(region="virginia"), "ecr_pull_access_region 'virginia' is not set to a region code"),
+        (lightsail(name=""), "ecr_pull_access_service_name is empty"),
+        (lightsail(name=None), "ecr_pull_access_service_name is empty"),
+        (
+            lightsail(repositories=[{"name": "app", "region": "eu-west-1"}]),
+            "Lightsail service 'shop' is in us-east-1 but repository 'app' is in eu-west-1: .*own Region",
+        ),
+        (
+            lightsail(extra_repositories=[f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base"]),
+            "repository 'base' is in eu-west-1: .*own Region",
+        ),
+        (ecs(ecs_role_name=""), "needs exactly one of ecr_pull_access_ecs_role_name and ecr_pull_access_ecs_task_definition"),
+        (ecs(ecs_role_name=None), "needs exactly one of ecr_pull_access_ecs_role_name and ecr_pull_access_ecs_task_definition"),
+        (ecs(ecs_task_definition="web"), "needs exactly one of ecr_pull_access_ecs_role_name and ecr_pull_access_ecs_task_definition"),
+        (ecs(ecs_launch_type="lambda"), "ecr_pull_access_ecs_launch_type 'lambda' is not one of fargate, ec2, external"),
+        (ecs(ecs_launch_type="FARGATE"), "ecr_pull_access_ecs_launch_type 'FARGATE' is not one of"),
+        (ecs(ecs_permissions="admin"), "ecr_pull_access_ecs_permissions 'admin' is not managed or inline"),
+        (
+            ecs(repositories=[{"name": "base", "region": "eu-west-1"}]),
+            "repository 'base' is in eu-west-1, not us-east-1: give its registry_id",
+        ),
+        (ecs(repositories=["Bad Name"]), "repository name 'Bad Name' is not valid"),
+        (lightsail(repositories=["/app"]), "repository name '/app' is not valid"),
+        (lightsail(extra_repositories=[{"name": "app", "registry_id": "12"}]), "registry_id '12' is not a 12-digit account id"),
+        (lightsail(repositories=[{"name": "app", "tag": "latest"}]), r"unknown keys \['tag'\]"),
+        (lightsail(repositories=["arn:aws:ecr:us-east-1:1:repository/app"]), "is not a valid ECR repository ARN"),
+    ],
+    ids=["unknown-type", "no-type", "capitalised-type", "bad-state", "empty-region", "no-region", "bad-region",
+         "lightsail-no-name", "lightsail-none-name", "lightsail-other-region", "lightsail-other-region-arn",
+         "ecs-neither", "ecs-none", "ecs-both", "ecs-bad-launch-type", "ecs-uppercase-launch-type",
+         "ecs-bad-permissions", "ecs-other-region-no-registry", "ecs-bad-repository", "leading-slash",
+         "bad-registry", "unknown-key", "malformed-arn"],
+)
+def test_plan_rejects(declaration, message):
+    with fails(message):
+        pull_access.pull_access_plan(declaration, HOST)
+
+
+def test_plan_default_host():
+    with pytest.raises(AnsibleFilterError, match=r"^ecr_pull_access: host \?: "):
+        pull_access.pull_access_plan(lightsail(type="eks"))
+
+
+# ---------------------------------------------------------------------------------------------
+# pull_access_policy_changes
+# ---------------------------------------------------------------------------------------------
+
+def workload(declaration, principal=""):
+    return {"plan": pull_access.pull_access_plan(declaration, HOST), "principal": principal}
+
+
+def sid_of(declaration):
+    return pull_access.pull_access_plan(declaration, HOST)["sid"]
+
+
+def change(name, statements, registry_id=None, region=REGION):
+    return {"repository": name, "registry_id": registry_id, "region": region, "statements": statements}
+
+
+def grant(sid, principal=LIGHTSAIL_PRINCIPAL, actions=None):
+    return {"sid": sid, "principals": [principal], "actions": actions or PULL}
+
+
+def revoke(sid):
+    return {"sid": sid, "state": "absent"}
+
+
+SHOP = lightsail()
+SHOP_SID = sid_of(SHOP)
+BLOG = lightsail(name="blog")
+BLOG_SID = sid_of(BLOG)
+BLOG_PRINCIPAL = LIGHTSAIL_PRINCIPAL.replace("shop", "blog")
+API = ecs()
+API_SID = sid_of(API)
+
+
+@pytest.mark.parametrize(
+    "workloads, expected",
+    [
+        ([], []),
+        (
+            [workload(lightsail(repositories=["app", "base"]), LIGHTSAIL_PRINCIPAL)],
+            [change("app", [grant(SHOP_SID)]), change("base", [grant(SHOP_SID)])],
+        ),
+        (
+            [workload(lightsail(repositories=["app", {"name": "base", "registry_id": OTHER}]), LIGHTSAIL_PRINCIPAL)],
+            [change("app", [grant(SHOP_SID)]), change("base", [grant(SHOP_SID)], OTHER)],
+        ),
+        # absent removes by sid, whether the principal is known or not
+        (
+            [workload(lightsail(state="absent", repositories=["app", "base"]))],
+            [change("app", [revoke(SHOP_SID)]), change("base", [revoke(SHOP_SID)])],
+        ),
+        (
+            [workload(lightsail(state="absent"), LIGHTSAIL_PRINCIPAL)],
+            [change("app", [revoke(SHOP_SID)])],
+        ),
+        # check mode before the puller role is active: no principal yet, the workload is left out
+        ([workload(SHOP, "")], []),
+        ([{"plan": pull_access.pull_access_plan(SHOP, HOST)}], []),
+        (
+            [workload(SHOP, ""), workload(BLOG, BLOG_PRINCIPAL)],
+            [change("app", [grant(BLOG_SID, BLOG_PRINCIPAL)])],
+        ),
+        (
+            [workload(lightsail(repositories=[]), LIGHTSAIL_PRINCIPAL)],
+            [],
+        ),
+    ],
+    ids=["nothing", "lightsail-present", "lightsail-cross-account", "lightsail-absent-no-principal",
+         "lightsail-absent-with-principal", "lightsail-check-mode", "no-principal-key", "check-mode-beside-other",
+         "no-repositories"],
+)
+def test_changes_lightsail(workloads, expected):
+    assert pull_access.pull_access_policy_changes(workloads) == expected
+
+
+@pytest.mark.parametrize(
+    "workloads, expected",
+    [
+        # same-account repositories are granted by the role's IAM policy: no repository policy change
+        ([workload(ecs(repositories=["app", {"name": "lib", "registry_id": OWN}]), ECS_ROLE)], []),
+        (
+            [workload(ecs(repositories=["app", {"name": "base", "registry_id": OTHER}]), ECS_ROLE)],
+            [change("base", [grant(API_SID, ECS_ROLE, ECS_PULL)], OTHER)],
+        ),
+        (
+            [workload(ecs(repositories=[f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base", f"arn:aws:ecr:us-east-1:{OWN}:repository/app"]),
+                      ECS_ROLE)],
+            [change("base", [grant(API_SID, ECS_ROLE, ECS_PULL)], OTHER, "eu-west-1")],
+        ),
+        # check mode, role not created yet: left out
+        ([workload(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), "")], []),
+        # absent: cross-account repositories only
+        (
+            [workload(ecs(state="absent", repositories=["app", {"name": "base", "registry_id": OTHER}]), ECS_ROLE)],
+            [change("base", [revoke(API_SID)], OTHER)],
+        ),
+        (
+            [workload(ecs(state="absent", repositories=["app", {"name": "base", "registry_id": OTHER}]))],
+            [change("base", [revoke(API_SID)], OTHER)],
+        ),
+        ([workload(ecs(state="absent", repositories=[{"name": "lib", "registry_id": OWN}]), ECS_ROLE)], []),
+    ],
+    ids=["same-account-only", "cross-account", "cross-account-arn-other-region", "check-mode", "absent",
+         "absent-no-principal", "absent-same-account"],
+)
+def test_changes_ecs(workloads, expected):
+    assert pull_access.pull_access_policy_changes(workloads) == expected
+
+
+def test_changes_ecs_actions_are_the_ecs_ones():
+    changes = pull_access.pull_access_policy_changes([workload(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), ECS_ROLE)])
+    assert changes[0]["statements"][0]["actions"] == pull_access.ECS_PULL_ACTIONS
+    changes = pull_access.pull_access_policy_changes([workload(SHOP, LIGHTSAIL_PRINCIPAL)])
+    assert changes[0]["statements"][0]["actions"] == pull_access.PULL_ACTIONS
+
+
+def test_changes_one_entry_per_shared_repository():
+    workloads = [
+        workload(lightsail(repositories=["app", "base"]), LIGHTSAIL_PRINCIPAL),
+        workload(lightsail(name="blog", repositories=["app"]), BLOG_PRINCIPAL),
+        workload(lightsail(name="old", state="absent", repositories=["app"])),
+    ]
+    changes = pull_access.pull_access_policy_changes(workloads)
+    assert changes == [
+        change("app", [grant(SHOP_SID), grant(BLOG_SID, BLOG_PRINCIPAL), revoke(sid_of(lightsail(name="old")))]),
+        change("base", [grant(SHOP_SID)]),
+    ]
+
+
+def test_changes_shared_cross_account_repository_lightsail_and_ecs():
+    base = {"name": "base", "registry_id": OTHER}
+    workloads = [workload(lightsail(repositories=[base]), LIGHTSAIL_PRINCIPAL), workload(ecs(repositories=[base]), ECS_ROLE)]
+    assert pull_access.pull_access_policy_changes(workloads) == [
+        change("base", [grant(SHOP_SID), grant(API_SID, ECS_ROLE, ECS_PULL)], OTHER),
+    ]
+
+
+def test_changes_keyed_by_registry_region_and_name():
+    workloads = [
+        workload(lightsail(repositories=["app"]), LIGHTSAIL_PRINCIPAL),
+        workload(lightsail(name="shop", region="eu-west-1", repositories=["app"]), LIGHTSAIL_PRINCIPAL),
+        workload(lightsail(name="blog", repositories=[{"name": "app", "registry_id": OTHER}]), BLOG_PRINCIPAL),
+    ]
+    eu_sid = sid_of(lightsail(region="eu-west-1"))
+    assert pull_access.pull_access_policy_changes(workloads) == [
+        change("app", [grant(eu_sid)], region="eu-west-1"),
+        change("app", [grant(SHOP_SID)]),
+        change("app", [grant(BLOG_SID, BLOG_PRINCIPAL)], OTHER),
+    ]
+
+
+def test_changes_sorted_by_repository():
+    workloads = [workload(lightsail(repositories=["zeta", "alpha", "team/mid", "beta"]), LIGHTSAIL_PRINCIPAL)]
+    names = [entry["repository"] for entry in pull_access.pull_access_policy_changes(workloads)]
+    assert names == ["alpha", "beta", "team/mid", "zeta"]
+
+
+@pytest.mark.parametrize(
+    "workloads, expected",
+    [
+        # exclusive present: its sid goes from the other repositories of the run, not from its own
+        (
+            [workload(lightsail(exclusive=True, repositories=["app"]), LIGHTSAIL_PRINCIPAL),
+             workload(lightsail(name="blog", repositories=["app", "blog"]), BLOG_PRINCIPAL)],
+            [change("app", [grant(SHOP_SID), grant(BLOG_SID, BLOG_PRINCIPAL)]),
+             change("blog", [grant(BLOG_SID, BLOG_PRINCIPAL), revoke(SHOP_SID)])],
+        ),
+        # ... and from cleanup_repositories, but never from a declared one listed there too
+        (
+            [workload(lightsail(exclusive=True, repositories=["app"], cleanup_repositories=["old", "app", {"name": "xy", "registry_id": OTHER}]),
+                      LIGHTSAIL_PRINCIPAL)],
+            [change("app", [grant(SHOP_SID)]), change("old", [revoke(SHOP_SID)]), change("xy", [revoke(SHOP_SID)], OTHER)],
+        ),
+        # a non-exclusive workload does not clean up
+        (
+            [workload(lightsail(repositories=["app"], cleanup_repositories=["old"]), LIGHTSAIL_PRINCIPAL),
+             workload(lightsail(name="blog", repositories=["blog"]), BLOG_PRINCIPAL)],
+            [change("app", [grant(SHOP_SID)]), change("blog", [grant(BLOG_SID, BLOG_PRINCIPAL)])],
+        ),
+        # exclusive absent: removed everywhere the run sees, once per repository
+        (
+            [workload(lightsail(exclusive=True, state="absent", repositories=["app"], cleanup_repositories=["old"])),
+             workload(lightsail(name="blog", repositories=["app", "blog"]), BLOG_PRINCIPAL)],
+            [change("app", [revoke(SHOP_SID), grant(BLOG_SID, BLOG_PRINCIPAL)]),
+             change("blog", [grant(BLOG_SID, BLOG_PRINCIPAL), revoke(SHOP_SID)]),
+             change("old", [revoke(SHOP_SID)])],
+        ),
+        # exclusive ECS: kept on its cross-account repositories, removed from the others
+        (
+            [workload(ecs(exclusive=True, repositories=[{"name": "base", "registry_id": OTHER}], cleanup_repositories=[
+                {"name": "gone", "registry_id": OTHER}]), ECS_ROLE)],
+            [change("base", [grant(API_SID, ECS_ROLE, ECS_PULL)], OTHER), change("gone", [revoke(API_SID)], OTHER)],
+        ),
+        # two exclusive workloads clean up each other's repositories
+        (
+            [workload(lightsail(exclusive=True, repositories=["app"]), LIGHTSAIL_PRINCIPAL),
+             workload(lightsail(name="blog", exclusive=True, repositories=["blog"]), BLOG_PRINCIPAL)],
+            [change("app", [grant(SHOP_SID), revoke(BLOG_SID)]), change("blog", [grant(BLOG_SID, BLOG_PRINCIPAL), revoke(SHOP_SID)])],
+        ),
+    ],
+    ids=["exclusive-other-repositories", "exclusive-cleanup", "not-exclusive", "exclusive-absent", "exclusive-ecs",
+         "two-exclusive"],
+)
+def test_changes_exclusive(workloads, expected):
+    assert pull_access.pull_access_policy_changes(workloads) == expected
+
+
+@pytest.mark.parametrize(
+    "workloads",
+    [
+        [workload(lightsail(exclusive=True, repositories=["app"]), ""),
+         workload(lightsail(name="blog", repositories=["app"]), BLOG_PRINCIPAL)],
+        [workload(lightsail(exclusive=True, repositories=["app"], cleanup_repositories=["app"]), "")],
+        [workload(ecs(exclusive=True, repositories=[{"name": "base", "registry_id": OTHER}],
+                      cleanup_repositories=[{"name": "base", "registry_id": OTHER}]), "")],
+    ],
+    ids=["lightsail-shared-repository", "lightsail-in-cleanup", "ecs-in-cleanup"],
+)
+def test_changes_exclusive_without_principal_keeps_declared(workloads):
+    for entry in pull_access.pull_access_policy_changes(workloads):
+        own = workloads[0]["plan"]
+        declared = {(repo["registry_id"], repo["region"], repo["name"]) for repo in own["repositories"]}
+        if (entry["registry_id"], entry["region"], entry["repository"]) in declared:
+            assert revoke(own["sid"]) not in entry["statements"]
+
+
+def test_changes_drop_repositories_without_statements():
+    # an ECS workload's same-account repository and a check-mode Lightsail workload give no entry
+    workloads = [workload(ecs(repositories=["app"]), ECS_ROLE), workload(lightsail(repositories=["base"]), "")]
+    assert not pull_access.pull_access_policy_changes(workloads)
+
+
+def test_filters_registered():
+    filters = pull_access.FilterModule().filters()
+    assert filters["pull_access_plan"] is pull_access.pull_access_plan
+    assert filters["pull_access_policy_changes"] is pull_access.pull_access_policy_changes
+    assert filters["pull_access_sid"] is pull_access.workload_sid
