@@ -83,7 +83,7 @@ def puller_arns(aws):
 
 
 def policy_writes(aws, mark):
-    return [r for r in aws.requests(since=mark, mutating=True, service="ecr")]
+    return aws.requests(since=mark, mutating=True, service="ecr")
 
 
 def test_grant_check_rerun_revoke(ansible, account):
