@@ -22,7 +22,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint test demo clean constraints
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check test demo clean constraints
 
 help:
 	@echo "make test      everything: sanity, units, emulator, integration, lint"
@@ -88,7 +88,13 @@ lint: install changelog-lint
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
 
-test: sanity units emulator integration lint
+# ansible-builder must accept the execution-environment definition (no image build here).
+ee-check: build
+	rm -rf $(BUILD)/ee-context
+	cd execution-environment && $(CURDIR)/$(BIN)/ansible-builder create -f execution-environment.yml --context $(CURDIR)/$(BUILD)/ee-context >/dev/null
+	test -f $(BUILD)/ee-context/Containerfile -o -f $(BUILD)/ee-context/Dockerfile
+
+test: sanity units emulator integration lint ee-check
 
 demo: install
 	$(BIN)/python demo/run_demo.py
