@@ -97,9 +97,12 @@ def test_start_failure_reports_the_servers_output(tmp_path):
 
 def test_second_rig_with_options_stops_on_sigint(tmp_path):
     # (SIGTERM, what Rig.stop sends, is checked when the session's rig stops.)
-    with Rig.start(tmp_path, puller_delay=0.1, python=sys.executable, log=False) as second:
+    with Rig.start(tmp_path, puller_delay=0.1, python=sys.executable, log=False, iam_enforcement=True, cross_account=False) as second:
         assert second.log_path is None
         assert second.lightsail_config()["puller_delay"] == 0.1
+        assert second.iam_settings() == {"enforce": True, "cross_account": False, "exempt_access_keys": ["testing"]}
+        second.reset()  # back to how it started, enforcement included
+        assert second.iam_settings()["enforce"] is True
         assert os.path.exists(tmp_path / "rig-ready.json")
         os.kill(second.pid, signal.SIGINT)
         assert second.process.wait(10) == 0

@@ -14,8 +14,10 @@ the benchmarks can import it without moto installed::
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -24,6 +26,9 @@ import urllib.request
 SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "server.py")
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
+# The role account_client() assumes in another account (it need not exist; moto's STS
+# accepts any role ARN). The server never IAM-checks its sessions.
+CROSS_ACCOUNT_ROLE = "pullaccess-rig-cross-account"
 
 # Variables that could send boto3 elsewhere or make it pick other credentials; env(base=...)
 # drops them from the base environment before adding the rig's own.
@@ -50,6 +55,8 @@ class Rig:
         self.log_path = info.get("log")
         self._process = process
         self._stderr_path = stderr_path
+        self._session = None  # one boto3 session for all clients: service models load once
+        self._session_lock = threading.Lock()
 
     @property
     def process(self):
@@ -59,12 +66,15 @@ class Rig:
     # ----- life cycle -----------------------------------------------------------------
 
     @classmethod
-    def start(cls, workdir, puller_delay=0.5, python=None, host="127.0.0.1", timeout=60.0, log=True):
+    def start(cls, workdir, puller_delay=0.5, python=None, host="127.0.0.1", timeout=60.0, log=True,
+              iam_enforcement=False, cross_account=True):
         """Start ``server.py`` in a subprocess and wait (up to ``timeout`` s) until it is ready.
 
         Files go to ``workdir``: ``rig-ready.json``, ``rig-server.log`` (its stdout and
         stderr) and, if ``log``, ``requests.jsonl``. Raises :class:`RigError` with the
-        server's output if it dies or does not get ready in time.
+        server's output if it dies or does not get ready in time. ``iam_enforcement``
+        starts with IAM enforcement on (see :meth:`enforce_iam`); ``cross_account=False``
+        turns off serving ECR requests for another ``registryId`` as that account.
         """
         workdir = os.path.abspath(os.fspath(workdir))
         os.makedirs(workdir, exist_ok=True)
@@ -76,6 +86,10 @@ class Rig:
                    "--puller-delay", str(puller_delay), "--parent-pid", str(os.getpid())]
         if log:
             command += ["--log", os.path.join(workdir, "requests.jsonl")]
+        if iam_enforcement:
+            command.append("--iam-enforcement")
+        if not cross_account:
+            command.append("--no-cross-account")
         with open(output_path, "wb") as output:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, cwd=workdir)
         deadline = time.monotonic() + timeout
@@ -147,19 +161,69 @@ class Rig:
         merged.update(env)
         return merged
 
-    def client(self, service, region="us-east-1", **kwargs):
+    def client(self, service, region="us-east-1", credentials=None, **kwargs):
         """A boto3 client for ``service`` pointed at the rig (Lightsail: the emulator).
 
-        ``kwargs`` go to ``Session.client`` (e.g. ``config=``). Proxies from the
-        environment are not used unless ``config`` sets some.
+        ``credentials``: a dict like the one :meth:`create_limited_credentials` or
+        :meth:`account_credentials` return (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+        optional ``AWS_SESSION_TOKEN``); default: the rig's ``testing`` key.
+        ``kwargs`` go to ``Session.client`` (e.g. ``config=``, or ``aws_access_key_id=``,
+        which wins over ``credentials``). Proxies from the environment are not used unless
+        ``config`` sets some.
         """
         import boto3
         from botocore.config import Config
-        session = boto3.session.Session(aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY, region_name=region)
+        credentials = credentials or {"AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY}
+        kwargs.setdefault("region_name", region)
+        kwargs.setdefault("aws_access_key_id", credentials["AWS_ACCESS_KEY_ID"])
+        kwargs.setdefault("aws_secret_access_key", credentials["AWS_SECRET_ACCESS_KEY"])
+        kwargs.setdefault("aws_session_token", credentials.get("AWS_SESSION_TOKEN"))
         kwargs.setdefault("endpoint_url", self.lightsail_url if service == "lightsail" else self.moto_url)
         no_proxy = Config(proxies={})
         kwargs["config"] = no_proxy.merge(kwargs["config"]) if kwargs.get("config") else no_proxy
-        return session.client(service, **kwargs)
+        # Sessions are not thread-safe, the clients they make are.
+        with self._session_lock:
+            if self._session is None:
+                self._session = boto3.session.Session()
+            return self._session.client(service, **kwargs)
+
+    def account_credentials(self, account_id, region="us-east-1"):
+        """Credentials acting as ``account_id``: a fresh session of the rig's cross-account role there.
+
+        Returned as ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN``
+        (overlay them on :meth:`env`). They come from moto's STS AssumeRole (a logged
+        request) and are never IAM-checked. A moto reset forgets them: get new ones after
+        :meth:`reset`.
+        """
+        if not (isinstance(account_id, str) and re.fullmatch(r"\d{12}", account_id)):
+            raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
+        sts = self.client("sts", region=region)
+        found = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{CROSS_ACCOUNT_ROLE}", RoleSessionName="pullaccess-rig")["Credentials"]
+        return {"AWS_ACCESS_KEY_ID": found["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": found["SessionToken"]}
+
+    def account_client(self, service, account_id, region="us-east-1", **kwargs):
+        """A boto3 client acting as another account (e.g. to create repositories in ``222222222222``).
+
+        Same as :meth:`client` with :meth:`account_credentials`; Lightsail calls act in that
+        account too.
+        """
+        return self.client(service, region=region, credentials=self.account_credentials(account_id, region=region), **kwargs)
+
+    def create_limited_credentials(self, policy_document, name="operator"):
+        """Create IAM user ``name`` in the default account with ``policy_document`` (dict or JSON
+        text) as its only (inline) policy, and an access key for it.
+
+        Returns ``{"AWS_ACCESS_KEY_ID": ..., "AWS_SECRET_ACCESS_KEY": ...}`` for :meth:`client`
+        (``credentials=``) or to overlay on :meth:`env`. What the policy allows only matters
+        while IAM enforcement is on (:meth:`enforce_iam`).
+        """
+        iam = self.client("iam")
+        document = policy_document if isinstance(policy_document, str) else json.dumps(policy_document)
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="pullaccess-rig-limited", PolicyDocument=document)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
     # ----- control ----------------------------------------------------------------------
 
@@ -206,9 +270,24 @@ class Rig:
         """Remove all fault rules."""
         return self.control("DELETE", "faults")
 
-    def reset(self, moto=True, lightsail=True, faults=True, log=True):
-        """Back to a fresh start: moto state, emulator state, fault rules and the request log."""
-        return self.control("POST", "reset", {"moto": moto, "lightsail": lightsail, "faults": faults, "log": log})
+    def reset(self, moto=True, lightsail=True, faults=True, log=True, iam=True):
+        """Back to a fresh start: moto state, emulator state, fault rules, the request log and
+        the IAM settings (enforcement and cross-account routing as the server started)."""
+        return self.control("POST", "reset", {"moto": moto, "lightsail": lightsail, "faults": faults, "log": log, "iam": iam})
+
+    def iam_settings(self, **changes):
+        """Read, or change, ``enforce``, ``cross_account`` (booleans) and ``exempt_access_keys`` (list)."""
+        return self.control("POST", "iam", changes) if changes else self.control("GET", "iam")
+
+    def enforce_iam(self, enabled=True):
+        """Switch IAM enforcement on or off at run time; returns the IAM settings.
+
+        While on, every AWS request (moto and the Lightsail emulator) must be allowed by the
+        identity policies of the IAM user or assumed role that signed it; requests signed
+        with an exempt key (default: the rig's ``testing`` key) or by a session from
+        :meth:`account_credentials` are not checked. See README.md.
+        """
+        return self.iam_settings(enforce=bool(enabled))
 
     def lightsail_control(self, action, payload=None, method=None):
         """Raw call to ``/_rig/lightsail/<action>`` (GET without payload, POST with one)."""

@@ -5,7 +5,9 @@ CreateContainerService, GetContainerServices, UpdateContainerService and
 DeleteContainerService. Requests are validated against botocore's own Lightsail service
 model and responses are built in the model's output shapes.
 
-State is kept per (account, region); the region comes from the SigV4 credential scope.
+State is kept per (account, region); the region comes from the SigV4 credential scope,
+the account from ``account_resolver(access_key)`` if given and not None (the rig server:
+keys moto knows in an account other than its default), else the ``account_id`` setting.
 States change lazily, computed from timestamps whenever a service is looked at, so there
 are no background threads:
 
@@ -111,8 +113,11 @@ class _Service:
 class LightsailEmulator:
     """The Lightsail container-service emulator: Python API, WSGI app and control endpoints."""
 
-    def __init__(self, account_id=DEFAULT_ACCOUNT_ID, create_delay=0.2, update_delay=0.2, puller_delay=0.5, delete_delay=0.2, clock=time.time):
+    def __init__(self, account_id=DEFAULT_ACCOUNT_ID, create_delay=0.2, update_delay=0.2, puller_delay=0.5, delete_delay=0.2, clock=time.time,
+                 account_resolver=None):
+        """``account_resolver(access_key)`` may name the account a request acts in; None means ``account_id``."""
         self._lock = threading.RLock()
+        self.account_resolver = account_resolver
         self._clock = clock
         self._services = {}  # (account, region, name) -> _Service
         self.account_id = account_id
@@ -341,7 +346,8 @@ class LightsailEmulator:
                 params = _read_json(environ)
             except ValueError as exc:
                 raise LightsailError("SerializationException", f"The request body is not valid JSON: {exc}") from exc
-            doc = self.handle(target[len(TARGET_PREFIX):], params, info["region"])
+            account = self.account_resolver(info["access_key"]) if self.account_resolver and info.get("access_key") else None
+            doc = self.handle(target[len(TARGET_PREFIX):], params, info["region"], account_id=account)
             return _respond(start_response, 200, doc)
         except LightsailError as exc:
             return _respond(start_response, exc.status, {"__type": exc.code, "message": exc.message})

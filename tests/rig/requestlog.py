@@ -8,6 +8,8 @@ entry, in the order the responses were produced::
      "status": 400, "error_code": "InvalidParameterException",
      "mutating": true, "fault": "error"}
 
+ECR requests whose JSON body has a ``registryId`` also carry ``"registry_id": "222222222222"``.
+
 ``seq`` starts at 1 and only ever grows, also across :meth:`RequestLog.clear`, so a
 mark taken before a reset never matches entries written after it by accident.
 """
@@ -63,20 +65,25 @@ def identify(environ):
     The result is cached in ``environ`` so the log and the fault middleware agree and the
     body is buffered only once. ``protocol`` is ``json`` (X-Amz-Target: ECR, ECS,
     Lightsail), ``query`` (form-encoded ``Action``: IAM, STS) or ``rest`` (anything else).
+    ``access_key`` is the SigV4 access key id (None if unsigned); ``registry_id`` the
+    ``registryId`` string of a JSON body (ECR), else None.
     """
     cached = environ.get(ENVIRON_REQUEST)
     if cached is not None:
         return cached
     info = {"service": None, "region": None, "operation": None, "protocol": "rest",
-            "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO", "")}
+            "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO", ""),
+            "access_key": None, "registry_id": None}
     match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if match:
+        info["access_key"] = match.group(1)
         info["region"] = match.group(3)
         info["service"] = match.group(4).lower()
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         info["protocol"] = "json"
         info["operation"] = target.rsplit(".", 1)[-1]
+        info["registry_id"] = _registry_id(read_body(environ))
     else:
         action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
@@ -89,6 +96,18 @@ def identify(environ):
             info["operation"] = action[0]
     environ[ENVIRON_REQUEST] = info
     return info
+
+
+def _registry_id(body):
+    """The top-level ``registryId`` string of a JSON request body, else None."""
+    if b'"registryId"' not in body:
+        return None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    value = doc.get("registryId") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def error_code_of(status, headers, body):
@@ -200,8 +219,9 @@ class RequestLogMiddleware:
         return [body]
 
     def _record(self, info, environ, status, error_code):
+        extra = {"registry_id": info["registry_id"]} if info.get("registry_id") is not None else {}
         self.log.append(
             service=info["service"], region=info["region"], operation=info["operation"],
             method=info["method"], path=info["path"], status=status, error_code=error_code,
-            mutating=is_mutating(info["operation"]), fault=environ.get(ENVIRON_FAULT),
+            mutating=is_mutating(info["operation"]), fault=environ.get(ENVIRON_FAULT), **extra,
         )

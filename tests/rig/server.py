@@ -1,11 +1,13 @@
 """The rig's server process: moto and the Lightsail emulator on loopback ports.
 
 Run it as ``python tests/rig/server.py --ready-file PATH [--host 127.0.0.1]
-[--moto-port 0] [--lightsail-port 0] [--log PATH] [--puller-delay S] [--parent-pid PID]``.
+[--moto-port 0] [--lightsail-port 0] [--log PATH] [--puller-delay S] [--parent-pid PID]
+[--iam-enforcement] [--no-cross-account]``.
 
 One process serves two threaded werkzeug servers: moto (every service, IAM with its AWS
 managed policies loaded) and the Lightsail emulator. Both are wrapped, outermost first, in
-the control endpoints, the request log (one log shared by both) and fault injection.
+the control endpoints, the request log (one log shared by both), fault injection and IAM
+enforcement; moto also in cross-account routing for ECR (see ``iam.py``).
 When both listen, the ready file is written atomically::
 
     {"moto_url": "http://127.0.0.1:PORT", "lightsail_url": "http://127.0.0.1:PORT",
@@ -16,8 +18,10 @@ Control endpoints, answered on both ports before any backend sees the request:
 * ``GET /_rig/health``
 * ``GET /_rig/requests?since=SEQ[&service=ecr][&operation=X][&mutating=true|false]``
 * ``GET /_rig/faults``, ``POST /_rig/faults`` (JSON list of rules; replaces), ``DELETE /_rig/faults``
-* ``POST /_rig/reset`` (moto via its ``/moto-api/reset``, the emulator, faults and the log;
-  an optional JSON body like ``{"moto": false}`` skips parts)
+* ``POST /_rig/reset`` (moto via its ``/moto-api/reset``, the emulator, faults, the log and
+  the IAM settings; an optional JSON body like ``{"moto": false}`` skips parts)
+* ``GET /_rig/iam``, ``POST /_rig/iam`` (``{"enforce": true}``, ``{"cross_account": false}``,
+  ``{"exempt_access_keys": [...]}``)
 * ``/_rig/lightsail/...`` (see ``LightsailEmulator.control``)
 
 SIGTERM or SIGINT stops it cleanly, and so does the end of ``--parent-pid``.
@@ -37,6 +41,7 @@ if __package__ in (None, ""):
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from rig.faults import DropConnectionHandlerMixin, FaultInjector, FaultMiddleware
+from rig.iam import CrossAccountMiddleware, IamEnforcementMiddleware, IamSettings, caller_account, lightsail_account_resolver
 from rig.lightsail import LightsailEmulator
 from rig.requestlog import RequestLog, RequestLogMiddleware, read_body
 
@@ -46,9 +51,29 @@ CONTROL_PREFIX = "/_rig/"
 def _load_moto():
     """Import moto's server parts; the environment must be set before moto is imported."""
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    # It would put every request in one account, whatever its access key or registryId says.
+    os.environ.pop("MOTO_ACCOUNT_ID", None)
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from moto.server import DomainDispatcherApplication, create_backend_app
+    _speed_up_account_lookup()
     return DomainDispatcherApplication(create_backend_app), MotoRequestHandler
+
+
+def _speed_up_account_lookup():
+    """Make moto's access-key-to-account lookup stop creating IAM backends.
+
+    moto finds the account of every request with ``moto.iam.models.get_account_id_from``,
+    which looks the key up in every partition (aws, aws-cn, aws-us-gov, ...) of every
+    account and so creates all their IAM backends, with the AWS managed policies loaded:
+    about 1 s per account after each reset. A key can only be in a backend that exists,
+    so :func:`rig.iam.caller_account` gives the same answer without creating any.
+    """
+    try:
+        import moto.iam.models as iam_models
+    except ImportError:
+        return  # a moto without it: nothing to speed up
+    if hasattr(iam_models, "get_account_id_from"):
+        iam_models.get_account_id_from = caller_account
 
 
 def _handler_class(base):
@@ -66,11 +91,13 @@ def _handler_class(base):
 class RigServer:
     """moto + Lightsail emulator behind the control endpoints, request log and faults."""
 
-    def __init__(self, host="127.0.0.1", moto_port=0, lightsail_port=0, log_path=None, puller_delay=0.5):
+    def __init__(self, host="127.0.0.1", moto_port=0, lightsail_port=0, log_path=None, puller_delay=0.5,
+                 iam_enforcement=False, cross_account=True):
         self.host = host
         self.log = RequestLog(log_path)
         self.faults = FaultInjector()
-        self.lightsail = LightsailEmulator(puller_delay=puller_delay)
+        self.iam = IamSettings(enforce=iam_enforcement, cross_account=cross_account)
+        self.lightsail = LightsailEmulator(puller_delay=puller_delay, account_resolver=lightsail_account_resolver)
         self.moto, moto_handler = _load_moto()
         self._ports = (moto_port, lightsail_port)
         self._handler = _handler_class(moto_handler)
@@ -79,7 +106,9 @@ class RigServer:
 
     def wrap(self, backend):
         """The full middleware stack around one backend."""
-        return _ControlRouter(RequestLogMiddleware(FaultMiddleware(backend, self.faults), self.log), backend, self)
+        app = CrossAccountMiddleware(backend, self.iam) if backend is self.moto else backend
+        app = IamEnforcementMiddleware(app, self.iam)
+        return _ControlRouter(RequestLogMiddleware(FaultMiddleware(app, self.faults), self.log), backend, self)
 
     def start(self):
         """Bind both servers (port 0 = any free port) and serve them in daemon threads."""
@@ -105,8 +134,10 @@ class RigServer:
         """What the ready file and the health endpoint report."""
         return {"moto_url": self.moto_url, "lightsail_url": self.lightsail_url, "pid": os.getpid(), "log": self.log.path}
 
-    def reset(self, moto=True, lightsail=True, faults=True, log=True):
-        """Back to a fresh start; each part can be skipped."""
+    def reset(self, moto=True, lightsail=True, faults=True, log=True, iam=True):
+        """Back to a fresh start; each part can be skipped (``iam``: the IAM settings as started)."""
+        if iam:
+            self.iam.reset()
         if faults:
             self.faults.clear()
         if moto:
@@ -178,11 +209,17 @@ class _ControlRouter:
         if subpath.startswith("lightsail/"):
             return rig.lightsail.control(method, subpath[len("lightsail/"):], payload)
         if (method, subpath) == ("GET", "health"):
-            return 200, dict(rig.info(), ok=True, last_seq=rig.log.last_seq())
+            return 200, dict(rig.info(), ok=True, last_seq=rig.log.last_seq(), iam=rig.iam.to_dict())
         if (method, subpath) == ("GET", "requests"):
             return 200, rig.log.since(
                 _int(query, "since", 0), service=_one(query, "service"), operation=_one(query, "operation"),
                 mutating=None if _one(query, "mutating") is None else _one(query, "mutating").lower() == "true")
+        if subpath == "iam" and method in ("GET", "POST"):
+            if method == "POST":
+                if not isinstance(payload, dict):
+                    raise ValueError("the IAM settings must be a JSON object")
+                return 200, rig.iam.configure(**payload)
+            return 200, rig.iam.to_dict()
         if subpath == "faults":
             if method == "POST":
                 rig.faults.set_rules(payload)
@@ -192,7 +229,7 @@ class _ControlRouter:
                 return 200, rig.faults.rules()
         if (method, subpath) == ("POST", "reset"):
             parts = payload if isinstance(payload, dict) else {}
-            unknown = sorted(set(parts) - {"moto", "lightsail", "faults", "log"})
+            unknown = sorted(set(parts) - {"moto", "lightsail", "faults", "log", "iam"})
             if unknown:
                 raise ValueError(f"unknown reset part(s): {', '.join(unknown)}")
             rig.reset(**{key: bool(value) for key, value in parts.items()})
@@ -250,10 +287,13 @@ def main(argv=None):
     parser.add_argument("--log", default=None, help="JSON-lines request log file (default: in memory only)")
     parser.add_argument("--puller-delay", type=float, default=0.5, help="seconds the ECR image puller role takes to switch (AWS: ~30)")
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
+    parser.add_argument("--iam-enforcement", action="store_true", help="check requests against IAM identity policies from the start")
+    parser.add_argument("--no-cross-account", action="store_true", help="do not serve ECR requests for another registryId as that account")
     args = parser.parse_args(argv)
 
     log_path = os.path.abspath(args.log) if args.log else None
-    rig = RigServer(args.host, args.moto_port, args.lightsail_port, log_path, args.puller_delay)
+    rig = RigServer(args.host, args.moto_port, args.lightsail_port, log_path, args.puller_delay,
+                    iam_enforcement=args.iam_enforcement, cross_account=not args.no_cross_account)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,0 +1,192 @@
+"""IAM enforcement: limited credentials get what their identity policy allows, and no more."""
+
+import json
+
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from rig import RigError
+from rig.iam import evaluate, wildcard_match
+from rig_testlib import NO_RETRY
+
+REPO_ARN = "arn:aws:ecr:us-east-1:123456789012:repository/{}"
+OPERATOR = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ecr:GetRepositoryPolicy", "ecr:DescribeRepositories"], "Resource": "*"},
+    {"Effect": "Allow", "Action": "lightsail:GetContainerServices", "Resource": "*"},
+]}
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "pull", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": ["ecr:BatchGetImage"]}]})
+
+
+def _error(excinfo):
+    error = excinfo.value.response["Error"]
+    return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"], error["Code"], error["Message"]
+
+
+def test_limited_credentials_get_what_their_policy_allows(rig, lightsail):
+    ecr = rig.client("ecr", config=NO_RETRY)
+    ecr.create_repository(repositoryName="app")
+    ecr.set_repository_policy(repositoryName="app", policyText=POLICY)
+    lightsail.create_container_service(serviceName="web", power="nano", scale=1)
+    creds = rig.create_limited_credentials(OPERATOR)
+    assert set(creds) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} and creds["AWS_ACCESS_KEY_ID"].startswith("AKIA")
+    assert rig.enforce_iam(True)["enforce"] is True
+    mark = rig.mark()
+
+    limited_ecr = rig.client("ecr", credentials=creds, config=NO_RETRY)
+    limited_lightsail = rig.client("lightsail", credentials=creds, config=NO_RETRY)
+    assert limited_ecr.get_repository_policy(repositoryName="app")["policyText"]
+    assert [s["containerServiceName"] for s in limited_lightsail.get_container_services()["containerServices"]] == ["web"]
+    with pytest.raises(ClientError) as excinfo:
+        limited_ecr.delete_repository(repositoryName="app")
+    assert _error(excinfo) == (400, "AccessDeniedException", (
+        "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: ecr:DeleteRepository on resource: "
+        f"{REPO_ARN.format('app')} because no identity-based policy allows the ecr:DeleteRepository action"))
+    with pytest.raises(ClientError) as excinfo:
+        limited_lightsail.delete_container_service(serviceName="web")
+    status, code, message = _error(excinfo)
+    assert (status, code) == (400, "AccessDeniedException") and "lightsail:DeleteContainerService on resource: *" in message
+    with pytest.raises(ClientError) as excinfo:
+        rig.client("iam", credentials=creds, config=NO_RETRY).list_users()
+    assert _error(excinfo)[:2] == (403, "AccessDenied")  # query protocol: IAM's own code and status
+
+    # Refused requests are logged and never reached a backend; the default key is exempt.
+    got = [(e["service"], e["operation"], e["status"], e["error_code"]) for e in rig.requests(since=mark)]
+    assert got == [("ecr", "GetRepositoryPolicy", 200, None), ("lightsail", "GetContainerServices", 200, None),
+                   ("ecr", "DeleteRepository", 400, "AccessDeniedException"),
+                   ("lightsail", "DeleteContainerService", 400, "AccessDeniedException"), ("iam", "ListUsers", 403, "AccessDenied")]
+    assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]] == ["app"]
+    assert lightsail.get_container_services(serviceName="web")["containerServices"][0]["state"] != "DELETING"
+    assert [u["UserName"] for u in rig.client("iam", config=NO_RETRY).list_users()["Users"]] == ["operator"]
+
+    # Off again: the same credentials may do anything.
+    assert rig.enforce_iam(False)["enforce"] is False
+    limited_ecr.delete_repository(repositoryName="app")
+
+
+def test_resource_scoped_statements_and_explicit_deny(rig):
+    ecr = rig.client("ecr", config=NO_RETRY)
+    for name in ("app", "app-two", "other"):
+        ecr.create_repository(repositoryName=name)
+        ecr.set_repository_policy(repositoryName=name, policyText=POLICY)
+    creds = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*RepositoryPolicy", "Resource": REPO_ARN.format("app*")},
+        {"Effect": "Deny", "Action": "ecr:Delete*", "Resource": REPO_ARN.format("app-two")},
+    ]}, name="scoped")
+    rig.enforce_iam(True)
+    limited = rig.client("ecr", credentials=creds, config=NO_RETRY)
+    limited.get_repository_policy(repositoryName="app")
+    limited.delete_repository_policy(repositoryName="app")
+    limited.get_repository_policy(repositoryName="app-two")
+    with pytest.raises(ClientError) as excinfo:
+        limited.delete_repository_policy(repositoryName="app-two")
+    assert _error(excinfo)[2].endswith("with an explicit deny in an identity-based policy")
+    with pytest.raises(ClientError) as excinfo:
+        limited.get_repository_policy(repositoryName="other")
+    assert REPO_ARN.format("other") in _error(excinfo)[2]
+    # The resource follows registryId: the same name in another account is another resource.
+    with pytest.raises(ClientError) as excinfo:
+        limited.get_repository_policy(repositoryName="app", registryId="222222222222")
+    assert "arn:aws:ecr:us-east-1:222222222222:repository/app " in _error(excinfo)[2]
+    # An operation without a repository only matches Resource "*".
+    with pytest.raises(ClientError):
+        limited.describe_repositories()
+
+
+def test_exempt_callers_and_bad_credentials(rig):
+    rig.account_client("ecr", "222222222222", config=NO_RETRY).create_repository(repositoryName="base")
+    rig.enforce_iam(True)
+    # The default key and sessions of the rig's cross-account role are never checked.
+    assert rig.client("ecr", config=NO_RETRY).describe_repositories(registryId="222222222222")["repositories"]
+    other = rig.account_client("ecr", "222222222222", config=NO_RETRY)
+    other.delete_repository(repositoryName="base")
+    creds = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    admin = rig.client("ecr", credentials=creds, config=NO_RETRY)
+    assert admin.describe_repositories()["repositories"] == []
+    # sts:GetCallerIdentity needs no permission; an unknown key and a wrong secret are refused.
+    nothing = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]},
+                                             name="nobody")
+    assert rig.client("sts", credentials=nothing, config=NO_RETRY).get_caller_identity()["Arn"].endswith(":user/nobody")
+    with pytest.raises(ClientError) as excinfo:
+        rig.client("ecr", credentials=dict(creds, AWS_ACCESS_KEY_ID="AKIAUNKNOWNKEY000000"), config=NO_RETRY).describe_repositories()
+    assert _error(excinfo)[:2] == (400, "UnrecognizedClientException")
+    with pytest.raises(ClientError) as excinfo:
+        rig.client("ecr", credentials=dict(creds, AWS_SECRET_ACCESS_KEY="wrong"), config=NO_RETRY).describe_repositories()
+    assert _error(excinfo)[:2] == (400, "InvalidSignatureException")
+    with pytest.raises(ClientError) as excinfo:
+        rig.client("iam", credentials=dict(creds, AWS_SECRET_ACCESS_KEY="wrong"), config=NO_RETRY).list_users()
+    assert _error(excinfo)[:2] == (403, "SignatureDoesNotMatch")
+    with pytest.raises(ClientError) as excinfo:
+        rig.client("ecr", config=NO_RETRY.merge(Config(signature_version=UNSIGNED))).describe_repositories()
+    assert _error(excinfo)[:2] == (400, "MissingAuthenticationTokenException")
+
+
+def test_iam_resources_and_role_trust(rig):
+    iam = rig.client("iam", config=NO_RETRY)
+    creds = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:GetRole", "iam:CreateRole"], "Resource": "arn:aws:iam::123456789012:role/app-*"},
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
+    ]})
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/operator"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="app-trusting", AssumeRolePolicyDocument=json.dumps(trust))
+    trust["Statement"][0]["Principal"]["AWS"] = "arn:aws:iam::123456789012:user/someone-else"
+    iam.create_role(RoleName="app-strict", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_role(RoleName="other", AssumeRolePolicyDocument=json.dumps(trust))
+    rig.enforce_iam(True)
+    limited_iam = rig.client("iam", credentials=creds, config=NO_RETRY)
+    limited_iam.get_role(RoleName="app-trusting")
+    limited_iam.create_role(RoleName="app-new", AssumeRolePolicyDocument=json.dumps(trust))
+    with pytest.raises(ClientError) as excinfo:
+        limited_iam.get_role(RoleName="other")
+    assert "on resource: arn:aws:iam::123456789012:role/other " in _error(excinfo)[2]
+    sts = rig.client("sts", credentials=creds, config=NO_RETRY)
+    assert sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/app-trusting", RoleSessionName="op")["Credentials"]
+    with pytest.raises(ClientError) as excinfo:
+        sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/app-strict", RoleSessionName="op")
+    assert _error(excinfo)[2].endswith("because the role's trust policy does not allow it")
+
+
+def test_settings_start_off_and_reset_restores_them(rig):
+    assert rig.iam_settings() == {"enforce": False, "cross_account": True, "exempt_access_keys": ["testing"]}
+    assert rig.health()["iam"]["enforce"] is False
+    rig.iam_settings(enforce=True, exempt_access_keys=["testing", "AKIAOTHER"])
+    with pytest.raises(RigError, match="400"):
+        rig.iam_settings(enforce="yes")
+    with pytest.raises(RigError, match="400"):
+        rig.iam_settings(bogus=True)
+    assert rig.iam_settings()["exempt_access_keys"] == ["testing", "AKIAOTHER"]
+    rig.reset(moto=False, lightsail=False, faults=False, log=False)
+    assert rig.iam_settings()["enforce"] is False and rig.iam_settings()["exempt_access_keys"] == ["testing"]
+
+
+@pytest.mark.parametrize("statements, action, resource, expected", [
+    ([{"Effect": "Allow", "Action": "ecr:Get*", "Resource": "*"}], "ecr:GetRepositoryPolicy", "arn:x", "allow"),
+    ([{"Effect": "Allow", "Action": "ECR:get*", "Resource": "*"}], "ecr:GetRepositoryPolicy", "*", "allow"),
+    ([{"Effect": "Allow", "Action": "ecr:Get*", "Resource": "arn:aws:ecr:*:*:repository/a?p"}], "ecr:GetRepositoryPolicy",
+     "arn:aws:ecr:us-east-1:1:repository/app", "allow"),
+    ([{"Effect": "Allow", "Action": "ecr:Get*", "Resource": "arn:aws:ecr:*:*:repository/app"}], "ecr:GetAuthorizationToken", "*", "implicit"),
+    ([{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}], "iam:ListUsers", "*", "implicit"),
+    ([{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}], "ecr:ListImages", "*", "allow"),
+    ([{"Effect": "Allow", "Action": "*", "NotResource": "arn:secret"}], "s3:GetObject", "arn:secret", "implicit"),
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "ecr:Delete*", "Resource": "*"}],
+     "ecr:DeleteRepository", "arn:x", "deny"),
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}], "ecr:ListImages", "*",
+     "allow"),  # conditions are not evaluated
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*"},
+      {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}],
+     "ecr:ListImages", "*", "deny"),
+    ({"Effect": "Allow", "Action": "ecr:ListImages", "Resource": ["arn:a", "*"]}, "ecr:ListImages", "arn:b", "allow"),
+    ([], "ecr:ListImages", "*", "implicit"),
+])
+def test_policy_evaluation(statements, action, resource, expected):
+    assert evaluate([{"Version": "2012-10-17", "Statement": statements}], action, resource) == expected
+
+
+def test_wildcards_are_only_star_and_question_mark():
+    assert wildcard_match("arn:aws:ecr:*:*:repository/app.v1", "arn:aws:ecr:us-east-1:1:repository/app.v1")
+    assert not wildcard_match("arn:aws:ecr:*:*:repository/app.v1", "arn:aws:ecr:us-east-1:1:repository/appXv1")
+    assert not wildcard_match("arn:aws:ecr:*:*:repository/[ab]", "arn:aws:ecr:us-east-1:1:repository/a")
+    assert not wildcard_match("arn:*", "*")

@@ -1,0 +1,351 @@
+"""Accounts and IAM for the test rig: cross-account ECR requests and IAM enforcement.
+
+Two WSGI middlewares, run inside the rig's server process next to moto (they read
+moto's IAM and STS backends directly):
+
+* :class:`CrossAccountMiddleware` (moto port, on by default): an ECR JSON request whose
+  body names a ``registryId`` other than the caller's account is served by moto as that
+  account. moto chooses the account of a request from its access key and ignores
+  ``registryId`` for that; the middleware adds moto's own ``x-moto-account-id`` request
+  header, which moto's ``BaseResponse.get_current_account`` puts before the access key.
+  The signature and the logged request stay as they were. The target repository's
+  policy is not evaluated: the rig acts as if it let the caller in.
+* :class:`IamEnforcementMiddleware` (both ports, off until switched on): checks every
+  AWS request against the identity policies of the IAM user or assumed role whose
+  access key signed it (moto's IAM backend, moto's signature check) and answers
+  AccessDenied in the request's protocol when they do not allow it. Requests signed
+  with an exempt key (the rig's default ``testing`` key) or by a session of the rig's
+  cross-account role are not checked, so tests can set up and inspect with them.
+
+moto's own switch (``INITIAL_NO_AUTH_ACTION_COUNT``, ``/moto-api/reset-auth``) is not
+used; see README.md ("IAM enforcement") for why.
+"""
+
+import functools
+import json
+import re
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+from .faults import error_response
+from .requestlog import identify, read_body
+
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+# Role the rig assumes (through moto's STS) to act as another account; sessions of it are
+# never IAM-checked. The role does not need to exist: moto's AssumeRole accepts any ARN.
+CROSS_ACCOUNT_ROLE = "pullaccess-rig-cross-account"
+ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"  # moto's "x-moto-account-id" request header
+_ACCOUNT_RE = re.compile(r"\d{12}")
+
+
+class IamSettings:
+    """Thread-safe switches shared by the middlewares and the control endpoint."""
+
+    _FIELDS = ("enforce", "cross_account", "exempt_access_keys")
+
+    def __init__(self, enforce=False, cross_account=True, exempt_access_keys=("testing",)):
+        self._lock = threading.Lock()
+        self.enforce = False
+        self.cross_account = True
+        self.exempt_access_keys = []
+        self.configure(enforce=enforce, cross_account=cross_account, exempt_access_keys=list(exempt_access_keys))
+        self._initial = self.to_dict()
+
+    def configure(self, **changes):
+        """Change some settings (ValueError, and no change, if one is invalid); returns all."""
+        unknown = sorted(set(changes) - set(self._FIELDS))
+        if unknown:
+            raise ValueError(f"unknown IAM setting(s): {', '.join(unknown)}")
+        for name in ("enforce", "cross_account"):
+            if name in changes and not isinstance(changes[name], bool):
+                raise ValueError(f"{name} must be true or false")
+        keys = changes.get("exempt_access_keys")
+        if keys is not None and not (isinstance(keys, list) and all(isinstance(key, str) and key for key in keys)):
+            raise ValueError("exempt_access_keys must be a list of access key ids")
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self, name, list(value) if name == "exempt_access_keys" else value)
+            return self._snapshot()
+
+    def to_dict(self):
+        """The current settings."""
+        with self._lock:
+            return self._snapshot()
+
+    def reset(self):
+        """Back to the settings the server started with."""
+        self.configure(**self._initial)
+
+    def _snapshot(self):
+        return {"enforce": self.enforce, "cross_account": self.cross_account, "exempt_access_keys": list(self.exempt_access_keys)}
+
+
+def account_of_access_key(access_key):
+    """The moto account an access key belongs to (IAM user or STS session), or None if moto does not know it."""
+    from moto.iam.models import iam_backends
+    for account_id, account in list(iam_backends.items()):
+        for partition in list(account.keys()):
+            if access_key in account[partition].access_keys:
+                return account_id
+    return None
+
+
+def caller_account(access_key):
+    """The account moto serves a request signed with ``access_key`` from (default for unknown keys)."""
+    return (access_key and account_of_access_key(access_key)) or DEFAULT_ACCOUNT_ID
+
+
+def lightsail_account_resolver(access_key):
+    """For the Lightsail emulator: the account of a key moto knows in an account other than its default, else None."""
+    account = account_of_access_key(access_key) if access_key else None
+    return account if account not in (None, DEFAULT_ACCOUNT_ID) else None
+
+
+class CrossAccountMiddleware:
+    """Serve ECR requests naming another account's ``registryId`` as that account (see module doc)."""
+
+    def __init__(self, app, settings):
+        self.app = app
+        self.settings = settings
+
+    def __call__(self, environ, start_response):
+        info = identify(environ)
+        registry = info.get("registry_id")
+        if (self.settings.cross_account and info["service"] == "ecr" and info["protocol"] == "json"
+                and isinstance(registry, str) and _ACCOUNT_RE.fullmatch(registry)
+                and registry != caller_account(info.get("access_key"))):
+            environ[ACCOUNT_HEADER] = registry
+        return self.app(environ, start_response)
+
+
+class _Refused(Exception):
+    """A request the enforcement refuses: ``kind`` is denied, unknown_key, bad_signature or unsigned."""
+
+    def __init__(self, kind, message=""):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+# (status, code) per protocol for each kind of refusal, as AWS answers them.
+_REFUSALS = {
+    "denied": {"json": (400, "AccessDeniedException"), "query": (403, "AccessDenied"), "rest": (403, "AccessDeniedException")},
+    "unknown_key": {"json": (400, "UnrecognizedClientException"), "query": (403, "InvalidClientTokenId"),
+                    "rest": (403, "UnrecognizedClientException")},
+    "bad_signature": {"json": (400, "InvalidSignatureException"), "query": (403, "SignatureDoesNotMatch"),
+                      "rest": (403, "InvalidSignatureException")},
+    "unsigned": {"json": (400, "MissingAuthenticationTokenException"), "query": (403, "MissingAuthenticationToken"),
+                 "rest": (403, "MissingAuthenticationTokenException")},
+}
+_INVALID_TOKEN = "The security token included in the request is invalid."
+_BAD_SIGNATURE = ("The request signature we calculated does not match the signature you provided. "
+                  "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+
+
+class IamEnforcementMiddleware:
+    """Refuse requests the signer's identity policies do not allow, while enforcement is on."""
+
+    def __init__(self, app, settings):
+        self.app = app
+        self.settings = settings
+
+    def __call__(self, environ, start_response):
+        settings = self.settings.to_dict()
+        if not settings["enforce"]:
+            return self.app(environ, start_response)
+        info = identify(environ)
+        try:
+            self.check(environ, info, settings["exempt_access_keys"])
+        except _Refused as refusal:
+            status, code = _REFUSALS[refusal.kind][info["protocol"]]
+            status_line, headers, body = error_response(info, status, code, refusal.message)
+            start_response(status_line, headers)
+            return [body]
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def check(environ, info, exempt_access_keys):
+        """Raise :class:`_Refused` unless the request may go on."""
+        if not info["service"] or not info.get("access_key"):
+            raise _Refused("unsigned", "Missing Authentication Token")
+        if info["access_key"] in exempt_access_keys:
+            return
+        request = _signed_request(environ, info)
+        try:
+            request.check_signature()
+        except KeyError:  # a signed header (X-Amz-Date, ...) is missing: the signature cannot be checked
+            raise _Refused("bad_signature", _BAD_SIGNATURE) from None
+        identity = request._access_key
+        if getattr(identity, "_owner_role_name", None) == CROSS_ACCOUNT_ROLE:
+            return
+        action = request._action
+        if action == "sts:GetCallerIdentity":
+            return  # AWS allows it whatever the policies say
+        documents = _policy_documents(identity)
+        for resource in request_resources(info, _parameters(environ, info), request.account_id, request.backend):
+            verdict = evaluate(documents, action, resource)
+            if verdict == "allow" and request._is_assuming_role_operation(resource) and not request._check_role_trust_relationship(resource):
+                verdict = "trust"
+            if verdict != "allow":
+                why = {"deny": "with an explicit deny in an identity-based policy",
+                       "trust": "because the role's trust policy does not allow it"}.get(
+                           verdict, f"because no identity-based policy allows the {action} action")
+                raise _Refused("denied", f"User: {identity.arn} is not authorized to perform: {action} on resource: {resource} {why}")
+
+
+@functools.lru_cache(maxsize=None)
+def _request_class():
+    """moto's IAMRequest, raising the rig's refusals instead of moto's XML errors (built on first use: moto loads late)."""
+    from moto.iam.access_control import IAMRequest
+
+    class RigIAMRequest(IAMRequest):
+        """Identity lookup, signature check and role trust check are moto's."""
+
+        def _raise_signature_does_not_match(self):
+            raise _Refused("bad_signature", _BAD_SIGNATURE)
+
+        def _raise_invalid_access_key(self, reason):
+            raise _Refused("unknown_key", _INVALID_TOKEN)
+
+        def _raise_access_denied(self):
+            raise _Refused("denied", f"User: {self._access_key.arn} is not authorized to perform: {self._action}")
+
+    return RigIAMRequest
+
+
+def _signed_request(environ, info):
+    """moto's IAMRequest for this WSGI request, built from what moto's server would pass it."""
+    from werkzeug.datastructures import EnvironHeaders
+    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+    path = urlsplit(raw_uri).path if "://" in raw_uri else raw_uri.split("?", 1)[0]
+    if environ.get("QUERY_STRING"):
+        path += "?" + environ["QUERY_STRING"]
+    return _request_class()(account_id=caller_account(info["access_key"]), method=info["method"], path=path,
+                            data=_fields(environ) if info["protocol"] == "query" else {},
+                            body=read_body(environ), headers=EnvironHeaders(environ), action=info["operation"] or "")
+
+
+def _fields(environ):
+    """Query string and form fields, as lists of values (the shape moto's ``IAMRequest`` expects)."""
+    fields = parse_qs(environ.get("QUERY_STRING", ""))
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        fields.update(parse_qs(read_body(environ).decode("utf-8", "replace")))
+    return fields
+
+
+def _parameters(environ, info):
+    """Request parameters: the JSON body's object, or the query/form fields (first values)."""
+    if info["protocol"] == "json":
+        body = read_body(environ)
+        try:
+            doc = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return {}
+        return doc if isinstance(doc, dict) else {}
+    return {key: values[0] for key, values in _fields(environ).items()}
+
+
+def _policy_documents(identity):
+    """The identity's policy documents (inline, attached, its groups') as parsed JSON."""
+    from moto.iam.access_control import IAMPolicy
+    from moto.iam.exceptions import IAMException
+    try:
+        policies = identity.collect_policies()
+    except IAMException:
+        return []  # an assumed role that does not exist has no policies
+    return [IAMPolicy(policy)._policy_json for policy in policies]
+
+
+def request_resources(info, params, caller, iam_backend=None):
+    """The resource ARNs a request acts on, for Resource matching ("*" when not known).
+
+    ECR: the repository (``registryId`` or the caller's account; one per name of
+    ``repositoryNames``). IAM: the role, user, group or policy named. STS AssumeRole:
+    the role. Anything else, Lightsail included: ``*``.
+    """
+    region, service = info["region"], info["service"]
+    if service == "ecr":
+        registry = params.get("registryId") if isinstance(params.get("registryId"), str) else caller
+        names = params.get("repositoryNames") if isinstance(params.get("repositoryNames"), list) else [params.get("repositoryName")]
+        arns = [f"arn:aws:ecr:{region}:{registry}:repository/{name}" for name in names if isinstance(name, str)]
+        return arns or ["*"]
+    if service == "sts" and info["operation"] == "AssumeRole" and params.get("RoleArn"):
+        return [params["RoleArn"]]
+    if service == "iam":
+        return [_iam_resource(params, caller, iam_backend)]
+    return ["*"]
+
+
+def _iam_resource(params, caller, backend):
+    from moto.iam.exceptions import IAMException
+    path = params.get("Path") or "/"
+    for key, kind, getter in (("RoleName", "role", "get_role"), ("UserName", "user", "get_user"), ("GroupName", "group", "get_group")):
+        name = params.get(key)
+        if name:
+            try:
+                return getattr(backend, getter)(name).arn
+            except IAMException:  # not there (yet): the ARN it would have
+                return f"arn:aws:iam::{caller}:{kind}{path}{name}"
+    if params.get("PolicyArn"):
+        return params["PolicyArn"]
+    if params.get("PolicyName"):
+        return f"arn:aws:iam::{caller}:policy{path}{params['PolicyName']}"
+    return "*"
+
+
+def evaluate(documents, action, resource):
+    """Evaluate identity policy documents: "deny" (explicit), "allow", or "implicit" (no statement allows).
+
+    Supports Effect, Action/NotAction (case-insensitive, ``*`` and ``?`` wildcards) and
+    Resource/NotResource (``*`` and ``?``). Conditions are not evaluated: a statement with
+    one applies as if it held, Allow or Deny (as moto's own evaluator does when it has no
+    value for the key). Policy variables, permission boundaries, session policies and SCPs
+    are not supported.
+    """
+    allowed = False
+    for document in documents:
+        statements = document.get("Statement", []) if isinstance(document, dict) else []
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if not isinstance(statement, dict) or not _statement_matches(statement, action, resource):
+                continue
+            if statement.get("Effect") == "Deny":
+                return "deny"
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return "allow" if allowed else "implicit"
+
+
+def _statement_matches(statement, action, resource):
+    if "Action" in statement:
+        if not _any_match(statement["Action"], action, ignore_case=True):
+            return False
+    elif "NotAction" in statement:
+        if _any_match(statement["NotAction"], action, ignore_case=True):
+            return False
+    else:
+        return False
+    if "Resource" in statement:
+        return _any_match(statement["Resource"], resource)
+    if "NotResource" in statement:
+        return not _any_match(statement["NotResource"], resource)
+    return False
+
+
+def _any_match(patterns, value, ignore_case=False):
+    patterns = patterns if isinstance(patterns, list) else [patterns]
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            continue
+        if wildcard_match(pattern, value, ignore_case):
+            return True
+    return False
+
+
+def wildcard_match(pattern, value, ignore_case=False):
+    """IAM wildcard match: ``*`` any run of characters, ``?`` one character, nothing else special.
+
+    A request resource of ``*`` (not known) is matched only by a pattern of ``*``.
+    """
+    if value == "*" and pattern != "*":
+        return False
+    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
