@@ -215,3 +215,47 @@ def test_concurrent_job_slices(ansible, aws):
         assert granted == sorted(arns[name] for name in services), f"{repository}: {document}"
     assert policy(aws, "web")["Statement"][0] == FOREIGN
     assert len(policy(aws, "web")["Statement"]) == 1 + len(services)
+
+
+def test_cross_account_repository(ansible, aws):
+    """An ECS role and a Lightsail service pulling from a repository in another account: the
+    repository's own policy (in that account) gets their statements; revoke takes them out."""
+    other = "222222222222"
+    other_ecr = aws.account_client("ecr", other)
+    other_ecr.create_repository(repositoryName="base")
+    other_ecr.set_repository_policy(repositoryName="base", policyText=json.dumps({"Version": "2012-10-17", "Statement": [FOREIGN]}))
+    aws.client("lightsail").create_container_service(serviceName="svc0", power="nano", scale=1)
+    aws.lightsail_config(puller_delay=0.3)
+    role = aws.client("iam").create_role(RoleName="api-execution", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}, "hosts": {
+        "svc0": {"ecr_pull_access_type": "lightsail",
+                 "ecr_pull_access_repositories": [f"arn:aws:ecr:us-east-1:{other}:repository/base"]},
+        "api-task": {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "api-execution",
+                     "ecr_pull_access_ecs_permissions": "inline",
+                     "ecr_pull_access_repositories": [{"name": "base", "registry_id": other}]},
+    }}}
+
+    def other_policy():
+        return json.loads(other_ecr.get_repository_policy(repositoryName="base")["policyText"])
+
+    mark = aws.mark()
+    run = ansible.play(playbook(GRANT), inventory=inventory)
+    assert run.rc == 0, run.stdout
+    writes = aws.requests(since=mark, mutating=True, service="ecr")
+    assert [(r["operation"], r.get("registry_id")) for r in writes] == [("SetRepositoryPolicy", other)], writes
+    document = other_policy()
+    assert document["Statement"][0] == FOREIGN
+    by_principal = {s["Principal"]["AWS"][0]: s for s in document["Statement"][1:]}
+    assert set(by_principal) == {role["Arn"], puller_arns(aws)["svc0"]}, document
+    assert "ecr:BatchCheckLayerAvailability" in by_principal[role["Arn"]]["Action"]
+    inline = aws.client("iam").get_role_policy(RoleName="api-execution", PolicyName="ecr-pull")["PolicyDocument"]
+    assert f"arn:aws:ecr:us-east-1:{other}:repository/base" in json.dumps(inline)
+
+    mark = aws.mark()
+    assert ansible.play(playbook(GRANT), inventory=inventory).rc == 0
+    assert aws.requests(since=mark, mutating=True) == []
+
+    assert ansible.play(playbook(REVOKE), inventory=inventory).rc == 0
+    assert other_policy() == {"Version": "2012-10-17", "Statement": [FOREIGN]}
