@@ -7,12 +7,16 @@
 DOCUMENTATION = r"""
 ---
 module: lightsail_ecr_puller
-short_description: Activate or deactivate the ECR image puller role of a Lightsail container service
+short_description: Activate or deactivate the ECR image puller role of Lightsail container services
 version_added: 0.1.0
 description:
   - Switches the Amazon ECR image puller IAM role (C(privateRegistryAccess.ecrImagePullerRole)) of one Amazon
     Lightsail container service on or off, and returns the role's principal ARN, which is what an ECR repository
     policy must grant (for example with M(pullaccess.aws.ecr_repo_policy_statement)).
+  - With O(service_names) it does the same for many services of one region in one run (the fleet form, used by
+    the C(pullaccess.aws.ecr_pull_access) role). One C(GetContainerServices) call reads every service of the
+    region, updates go only to the services whose role is not as wanted, busy services are waited for side by
+    side, and each poll is again one call for the whole region. Results are in RV(pullers).
   - The returned RV(principal_arn) is the puller role's ARN, never the container service's own C(principalArn);
     granting the service's own ARN makes deployments from private repositories end as C(Canceled).
   - Only the puller role is changed; power, scale, domains, deployments and the disabled flag are left alone.
@@ -29,9 +33,22 @@ options:
   service_name:
     description:
       - Name of the Lightsail container service, in the region given by O(region).
+      - Mutually exclusive with O(service_names); one of the two is required.
     type: str
-    required: true
     aliases: [name]
+  service_names:
+    description:
+      - Names of Lightsail container services in the region given by O(region), whose puller roles are all
+        brought to O(state) in one run (the fleet form). Results are returned in RV(pullers), one per name, in the
+        order given; a name listed twice is handled and returned once.
+      - When any of them does not exist in the region the module fails naming all such services, before any
+        change.
+      - When the time runs out (O(wait_timeout)) for some services, the module fails saying which services are
+        not done and in what state they are; the others are done and RV(pullers) returns every service's result.
+      - An empty list makes no AWS call and returns an empty RV(pullers).
+      - Mutually exclusive with O(service_name); one of the two is required.
+    type: list
+    elements: str
   state:
     description:
       - V(present) makes sure the ECR image puller role is active.
@@ -50,7 +67,7 @@ options:
   wait_timeout:
     description:
       - Seconds to wait in all, for a busy service to accept the update and (with O(wait=true)) for the role
-        to settle.
+        to settle. With O(service_names) the services are waited for side by side within this one budget.
       - When the time runs out the module fails, saying whether the change was requested and what state the
         service is in.
     type: int
@@ -88,6 +105,22 @@ EXAMPLES = r"""
     wait: false
     region: us-east-1
 
+- name: Activate the puller roles of a whole fleet of one region in one task
+  pullaccess.aws.lightsail_ecr_puller:
+    service_names:
+      - shop-frontend
+      - shop-api
+      - reporting
+    region: us-east-1
+  register: fleet
+
+- name: Let all of them pull from a private repository
+  pullaccess.aws.ecr_repo_policy_statement:
+    repository: my-private-repo
+    sid: AllowLightsailPullFleet
+    principals: "{{ fleet.pullers | map(attribute='principal_arn') | list }}"
+    region: us-east-1
+
 - name: Deactivate the puller role (after removing its ARN from repository policies)
   pullaccess.aws.lightsail_ecr_puller:
     service_name: my-container-service
@@ -102,32 +135,67 @@ principal_arn:
       principal to grant in ECR repository policies. This is not the container service's own C(principalArn).
     - V("") when the role is inactive, and while an activation has not finished (check mode, O(wait=false)); see
       RV(principal_arn_known).
-  returned: always
+  returned: when O(service_name) is given
   type: str
   sample: arn:aws:iam::111122223333:role/amazon/lightsail/us-east-1/containers/my-container-service/private-repo-access/abc123
 principal_arn_known:
   description:
     - V(false) when the role is (or in check mode would be) active but Lightsail has not assigned its ARN yet, so
       RV(principal_arn) is V("") although the role will have an ARN. V(true) otherwise.
-  returned: always
+  returned: when O(service_name) is given
   type: bool
   sample: true
 is_active:
   description: Whether the puller role is active after the run (in check mode, whether it would be).
-  returned: always
+  returned: when O(service_name) is given
   type: bool
   sample: true
 msg:
-  description: Explains why RV(principal_arn) is empty although the role is, or would be, active.
-  returned: when RV(principal_arn_known) is false
+  description:
+    - Explains why RV(principal_arn) (with O(service_names), some RV(pullers[].principal_arn)) is empty although
+      the role is, or would be, active.
+  returned: when RV(principal_arn_known) or some RV(pullers[].principal_arn_known) is false
   type: str
   sample: "Check mode: the ECR image puller role would be activated; its principal ARN cannot be known before activation"
+pullers:
+  description:
+    - With O(service_names), the puller role of each listed service after the run (in check mode, as it would
+      be), one element per service in the order given.
+    - Also returned when the module fails because some services could not be finished; the services not named
+      in RV(msg) are done.
+  returned: when O(service_names) is given
+  type: list
+  elements: dict
+  contains:
+    service_name:
+      description: Name of the container service.
+      type: str
+      sample: shop-api
+    is_active:
+      description: Whether the service's puller role is active after the run (in check mode, whether it would be).
+      type: bool
+      sample: true
+    principal_arn:
+      description:
+        - ARN of the service's ECR image puller role, as RV(principal_arn) of the single form; never the container
+          service's own C(principalArn).
+        - V("") when the role is inactive, and while an activation has not finished (check mode, O(wait=false)).
+      type: str
+      sample: arn:aws:iam::111122223333:role/amazon/lightsail/us-east-1/containers/shop-api/private-repo-access/abc123
+    principal_arn_known:
+      description: As RV(principal_arn_known) of the single form, for this service.
+      type: bool
+      sample: true
+    changed:
+      description: Whether this run switched (in check mode, would switch) this service's puller role.
+      type: bool
+      sample: true
 service:
   description:
     - The container service as C(GetContainerServices) (or, with O(wait=false), C(UpdateContainerService))
       describes it after the run, with keys in snake_case and tags as a dict. In check mode, the service as it is.
     - Names chosen by the user (keys of C(public_domain_names), container names) are kept as they are.
-  returned: always
+  returned: when O(service_name) is given
   type: dict
   contains:
     container_service_name:
@@ -183,17 +251,20 @@ service:
 diff:
   description:
     - With C(--diff), the puller role before and after the run.
+    - With O(service_names), C(before) and C(after) map the name of each service whose role is (or would be)
+      switched to that role (a dict with C(is_active) and C(principal_arn), as in the single form); services left
+      as they are do not appear.
     - In check mode, and with O(wait=false), the C(principal_arn) of a role that is being activated is the
       placeholder C((known after activation)), since Lightsail assigns it only when activation finishes.
   returned: when diff mode is on
   type: dict
   contains:
     before:
-      description: The role before the run.
+      description: The role before the run (with O(service_names), the roles by service name).
       type: dict
       sample: {"is_active": false, "principal_arn": ""}
     after:
-      description: The role after the run (predicted in check mode).
+      description: The role after the run, predicted in check mode (with O(service_names), the roles by service name).
       type: dict
       sample: {"is_active": true, "principal_arn": "(known after activation)"}
 """
@@ -201,30 +272,36 @@ diff:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import AnsibleLightsailError
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerBatchError
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerWaitTimeout
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_role
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_roles
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import diff_puller_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_role
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import quote_names
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import reported_puller_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import snake_service
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import validate_service_name
 
-# What the diff shows for the ARN of a role whose activation has not finished.
-ARN_PENDING = "(known after activation)"
 
-
-def role_after(outcome, is_active, check_mode):
-    """The puller role after the run (predicted in check mode) as ``(role, arn_known)``."""
-    if check_mode and outcome.changed:
-        return {"is_active": is_active, "principal_arn": ""}, not is_active
-    role = puller_role(outcome.after)
-    return role, not (role["is_active"] and not role["principal_arn"])
-
-
-def pending_note(check_mode, changed):
-    """Why principal_arn is empty although the role is (or would be) active."""
+def pending_note(check_mode, changed, names=None):
+    """Why principal_arn is empty although the role is (or would be) active; ``names`` are the
+    services concerned in the fleet form."""
     if check_mode and changed:
+        if names:
+            return (
+                f"Check mode: the ECR image puller roles of {quote_names(names)} would be activated; their principal "
+                "ARNs cannot be known before activation, so their principal_arn is empty"
+            )
         return (
             "Check mode: the ECR image puller role would be activated; its principal ARN cannot be known before "
             "activation, so principal_arn is empty"
+        )
+    if names:
+        return (
+            f"The ECR image puller roles of {quote_names(names)} are active but Lightsail has not assigned their "
+            "principal ARNs yet (activation takes about 30 seconds), so their principal_arn is empty; check mode and "
+            "wait=false do not wait for them"
         )
     return (
         "The ECR image puller role is active but Lightsail has not assigned its principal ARN yet (activation takes "
@@ -232,42 +309,9 @@ def pending_note(check_mode, changed):
     )
 
 
-def main():
-    argument_spec = dict(
-        service_name=dict(type="str", required=True, aliases=["name"]),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=300),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    service_name = module.params["service_name"]
-    is_active = module.params["state"] == "present"
-    wait_timeout = module.params["wait_timeout"]
-
-    problem = validate_service_name(service_name)
-    if problem:
-        module.fail_json(msg=problem)
-    if wait_timeout < 0:
-        module.fail_json(msg=f"wait_timeout must be 0 or more seconds, got {wait_timeout}")
-
-    client = module.client("lightsail")
-    try:
-        outcome = converge_puller_role(
-            client,
-            service_name,
-            module.region,
-            is_active,
-            check_mode=module.check_mode,
-            wait=module.params["wait"],
-            wait_timeout=wait_timeout,
-        )
-    except PullerWaitTimeout as e:
-        role = puller_role(e.service)
-        module.fail_json(msg=e.message, changed=e.requested, service=snake_service(e.service), **role)
-    except AnsibleLightsailError as e:
-        module.fail_json_aws_error(e)
-
-    role, arn_known = role_after(outcome, is_active, module.check_mode)
+def single_result(outcome, is_active, check_mode, diff):
+    """The return values of the single form."""
+    role, arn_known = reported_puller_role(outcome, is_active, check_mode)
     result = dict(
         changed=outcome.changed,
         principal_arn=role["principal_arn"],
@@ -276,13 +320,96 @@ def main():
         service=snake_service(outcome.after),
     )
     if not arn_known:
-        result["msg"] = pending_note(module.check_mode, outcome.changed)
-    if module._diff:
-        after = dict(role)
+        result["msg"] = pending_note(check_mode, outcome.changed)
+    if diff:
+        result["diff"] = dict(before=puller_role(outcome.before), after=diff_puller_role(role, arn_known))
+    return result
+
+
+def fleet_result(outcomes, is_active, check_mode, diff):
+    """The return values of the fleet form (also those of its failures, with partial results)."""
+    pullers = []
+    diff_before, diff_after = {}, {}
+    would_activate, unassigned = [], []
+    for outcome in outcomes:
+        role, arn_known = reported_puller_role(outcome, is_active, check_mode)
+        pullers.append(
+            dict(
+                service_name=outcome.service_name,
+                is_active=role["is_active"],
+                principal_arn=role["principal_arn"],
+                principal_arn_known=arn_known,
+                changed=outcome.changed,
+            )
+        )
         if not arn_known:
-            after["principal_arn"] = ARN_PENDING
-        result["diff"] = dict(before=puller_role(outcome.before), after=after)
-    module.exit_json(**result)
+            (would_activate if check_mode and outcome.changed else unassigned).append(outcome.service_name)
+        if outcome.changed:
+            diff_before[outcome.service_name] = puller_role(outcome.before)
+            diff_after[outcome.service_name] = diff_puller_role(role, arn_known)
+    result = dict(changed=any(puller["changed"] for puller in pullers), pullers=pullers)
+    notes = [pending_note(check_mode, True, would_activate)] if would_activate else []
+    if unassigned:
+        notes.append(pending_note(check_mode, False, unassigned))
+    if notes:
+        result["msg"] = ". ".join(notes)
+    if diff:
+        result["diff"] = dict(before=diff_before, after=diff_after)
+    return result
+
+
+def main():
+    argument_spec = dict(
+        service_name=dict(type="str", aliases=["name"]),
+        service_names=dict(type="list", elements="str"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=300),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[["service_name", "service_names"]],
+        required_one_of=[["service_name", "service_names"]],
+        supports_check_mode=True,
+    )
+    service_names = module.params["service_names"]
+    fleet = service_names is not None
+    if not fleet:
+        service_names = [module.params["service_name"]]
+    is_active = module.params["state"] == "present"
+    wait_timeout = module.params["wait_timeout"]
+
+    problems = [problem for problem in map(validate_service_name, service_names) if problem]
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    if wait_timeout < 0:
+        module.fail_json(msg=f"wait_timeout must be 0 or more seconds, got {wait_timeout}")
+    if not service_names:
+        module.exit_json(**fleet_result([], is_active, module.check_mode, module._diff))
+
+    converge = dict(check_mode=module.check_mode, wait=module.params["wait"], wait_timeout=wait_timeout)
+    client = module.client("lightsail")
+    try:
+        if fleet:
+            outcomes = converge_puller_roles(client, service_names, module.region, is_active, **converge)
+        else:
+            outcome = converge_puller_role(client, service_names[0], module.region, is_active, **converge)
+    except PullerBatchError as e:
+        partial = fleet_result(e.outcomes, is_active, module.check_mode, module._diff)
+        partial.pop("msg", None)
+        partial["changed"] = e.requested
+        if e.exception is not None:
+            module.fail_json_aws(e.exception, msg=e.message, **partial)
+        module.fail_json(msg=e.message, **partial)
+    except PullerWaitTimeout as e:
+        role = puller_role(e.service)
+        module.fail_json(msg=e.message, changed=e.requested, service=snake_service(e.service), **role)
+    except AnsibleLightsailError as e:
+        module.fail_json_aws_error(e)
+
+    if fleet:
+        module.exit_json(**fleet_result(outcomes, is_active, module.check_mode, module._diff))
+    module.exit_json(**single_result(outcome, is_active, module.check_mode, module._diff))
 
 
 if __name__ == "__main__":

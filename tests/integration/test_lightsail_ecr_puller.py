@@ -62,6 +62,22 @@ def activate_directly(client):
     return settle(client, lambda service: service["state"] == "READY" and service["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"])
 
 
+def start_module(ansible, module_args):
+    """Start one module task in the background (see ``release_after_reads``)."""
+    return ansible.start([{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "under test", MODULE: module_args}]}])
+
+
+def release_after_reads(aws, mark, started, name, reads=2, timeout=60.0):
+    """End the busy state a test holds ``name`` in, once the module has read ``reads`` times since
+    ``mark`` (so it saw the service busy and polled). Holding the state instead of giving it a
+    duration keeps the test independent of how long ansible-playbook takes to start."""
+    deadline = time.monotonic() + timeout
+    while len(aws.requests(since=mark, operation="GetContainerServices")) < reads and started[0].is_alive():
+        assert time.monotonic() < deadline, "the module did not poll"
+        time.sleep(0.1)
+    aws.lightsail_set_state(name, "READY")
+
+
 def ops(aws, mark, **filters):
     return [r["operation"] for r in aws.requests(since=mark, **filters)]
 
@@ -176,9 +192,11 @@ def test_wait_false_returns_right_after_the_update(ansible, aws, lightsail):
 
 @pytest.mark.parametrize("busy_state", ["UPDATING", "DEPLOYING"])
 def test_busy_service_is_waited_for(ansible, aws, lightsail, busy_state):
-    aws.lightsail_set_state(SERVICE, busy_state, duration=3)
+    aws.lightsail_set_state(SERVICE, busy_state)  # held until the module has polled
     mark = aws.mark()
-    result = ansible.module(MODULE, args())
+    started = start_module(ansible, args())
+    release_after_reads(aws, mark, started, SERVICE)
+    result = ansible.finish(started).task("under test")
     assert not result.failed and result.changed, result
     assert result["principal_arn"] == emulated_puller(lightsail)["principalArn"] != ""
     updates = aws.requests(since=mark, operation="UpdateContainerService")
@@ -232,4 +250,222 @@ def test_invalid_arguments_fail_before_any_call(ansible, aws, lightsail):
     assert bad_name.failed and "not a valid Lightsail container service name" in bad_name.msg, bad_name
     bad_timeout = ansible.module(MODULE, args(wait_timeout=-1))
     assert bad_timeout.failed and "wait_timeout" in bad_timeout.msg, bad_timeout
+    assert aws.requests(since=mark) == []
+
+
+# --------------------------------------------------------------------------------------------
+# The fleet form: service_names
+# --------------------------------------------------------------------------------------------
+
+FLEET = ["shop-a", "shop-b", "shop-c", "shop-d", "shop-e"]
+BYSTANDER = "not-listed"
+
+
+def fleet_args(names=None, **overrides):
+    base = {"service_names": list(FLEET if names is None else names), "region": "us-east-1"}
+    base.update(overrides)
+    return base
+
+
+def settle_all(client, names, done, timeout=10.0):
+    """Poll the emulator (test side only, one region-wide read per try) until ``done`` holds for every named service."""
+    deadline = time.monotonic() + timeout
+    while True:
+        services = {s["containerServiceName"]: s for s in client.get_container_services()["containerServices"]}
+        if all(done(services[name]) for name in names):
+            return services
+        assert time.monotonic() < deadline, f"emulator did not settle: {dump(services)}"
+        time.sleep(0.1)
+
+
+def steady(service):
+    role = service["privateRegistryAccess"]["ecrImagePullerRole"]
+    return service["state"] in ("READY", "RUNNING") and bool(role["principalArn"]) == role["isActive"]
+
+
+@pytest.fixture
+def fleet(aws):
+    """Five READY services of FLEET plus one that is not listed, all with the puller role inactive."""
+    aws.lightsail_config(create_delay=0.1)
+    client = aws.client("lightsail")
+    for name in FLEET + [BYSTANDER]:
+        client.create_container_service(serviceName=name, power="nano", scale=1)
+    settle_all(client, FLEET + [BYSTANDER], lambda service: service["state"] == "READY")
+    return client
+
+
+def activate_all_directly(client, names):
+    """Activate puller roles with boto3 (not the module); returns the services once all have ARNs."""
+    for name in names:
+        client.update_container_service(serviceName=name, privateRegistryAccess={"ecrImagePullerRole": {"isActive": True}})
+    return settle_all(client, names, steady)
+
+
+def pullers_by_name(result):
+    return {puller["service_name"]: puller for puller in result["pullers"]}
+
+
+def fleet_four_way(ansible, aws, module_args, updates):
+    """The four runs of the fleet form: check mode and converged runs make exactly one read and
+    no write; the real run reads once, sends ``updates`` updates in one round, then polls with
+    one region-wide read per poll."""
+    mark = aws.mark()
+    check = ansible.module(MODULE, module_args, check=True, diff=True)
+    assert not check.failed and check.changed, check
+    assert ops(aws, mark) == ["GetContainerServices"], "check mode: one read, no write"
+
+    mark = aws.mark()
+    real = ansible.module(MODULE, module_args, diff=True)
+    assert not real.failed and real.changed, real
+    sequence = ops(aws, mark)
+    polls = len(sequence) - 1 - updates
+    assert sequence == ["GetContainerServices"] + ["UpdateContainerService"] * updates + ["GetContainerServices"] * polls, sequence
+    # Each poll reads the whole region at once: a few polls, not one per service.
+    assert 1 <= polls <= 4, sequence
+
+    for run_check in (True, False):
+        mark = aws.mark()
+        again = ansible.module(MODULE, module_args, check=run_check, diff=True)
+        assert not again.failed and not again.changed, again
+        assert again["pullers"] == [dict(p, changed=False) for p in real["pullers"]], again
+        assert again["diff"] == {"before": {}, "after": {}}, again
+        assert ops(aws, mark) == ["GetContainerServices"], "a converged run should make exactly one read"
+    return check, real, polls
+
+
+def test_fleet_activation_four_way(ansible, aws, fleet):
+    already = FLEET[1:3]
+    before = activate_all_directly(fleet, already)
+    old_arns = {name: before[name]["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"] for name in already}
+    switched = [name for name in FLEET if name not in already]
+
+    # Listed in an order of our own, with a repeat: results follow it, once per service.
+    listed = [FLEET[4], FLEET[0], FLEET[2], FLEET[1], FLEET[3], FLEET[0]]
+    check, real, polls = fleet_four_way(ansible, aws, fleet_args(listed), updates=3)
+    order = [FLEET[4], FLEET[0], FLEET[2], FLEET[1], FLEET[3]]
+
+    # Check mode: truthful per service, ARNs of pending activations unknown.
+    assert [p["service_name"] for p in check["pullers"]] == order
+    for name, puller in pullers_by_name(check).items():
+        if name in already:
+            assert puller == {"service_name": name, "is_active": True, "principal_arn": old_arns[name],
+                              "principal_arn_known": True, "changed": False}, puller
+        else:
+            assert puller == {"service_name": name, "is_active": True, "principal_arn": "",
+                              "principal_arn_known": False, "changed": True}, puller
+    assert "would be activated" in check["msg"] and all(f"'{name}'" in check["msg"] for name in switched), check["msg"]
+    assert check["diff"] == {
+        "before": {name: {"is_active": False, "principal_arn": ""} for name in switched},
+        "after": {name: {"is_active": True, "principal_arn": PENDING_ARN} for name in switched},
+    }
+    for single_key in ("principal_arn", "service", "is_active"):
+        assert single_key not in check.res, f"the fleet form returned {single_key}"
+
+    # Real run: every ARN is the emulator's puller ARN, never the service's own principal.
+    services = {s["containerServiceName"]: s for s in fleet.get_container_services()["containerServices"]}
+    assert [p["service_name"] for p in real["pullers"]] == order
+    for name, puller in pullers_by_name(real).items():
+        service = services[name]
+        puller_arn = service["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+        assert re.fullmatch(rf"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/us-east-1/containers/{name}/private-repo-access/[0-9a-v]+", puller_arn)
+        assert puller["principal_arn"] == puller_arn != service["principalArn"], dump(service)
+        assert puller["is_active"] is True and puller["principal_arn_known"] is True
+        assert puller["changed"] is (name in switched)
+        if name in already:
+            assert puller_arn == old_arns[name]
+    assert "msg" not in real.res, real
+    assert real["diff"]["before"] == check["diff"]["before"]
+    assert real["diff"]["after"] == {name: {"is_active": True, "principal_arn": pullers_by_name(real)[name]["principal_arn"]} for name in switched}
+    assert services[BYSTANDER]["privateRegistryAccess"]["ecrImagePullerRole"] == {"isActive": False, "principalArn": ""}, "touched a service not listed"
+    print(f"fleet activation: 3 updates, 1 + {polls} GetContainerServices")
+
+
+def test_fleet_deactivation_four_way(ansible, aws, fleet):
+    active = FLEET[:3]
+    before = activate_all_directly(fleet, active)
+    old_arns = {name: before[name]["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"] for name in active}
+    check, real, polls = fleet_four_way(ansible, aws, fleet_args(FLEET[:4], state="absent"), updates=3)
+    expected_diff = {
+        "before": {name: {"is_active": True, "principal_arn": old_arns[name]} for name in active},
+        "after": {name: {"is_active": False, "principal_arn": ""} for name in active},
+    }
+    assert check["diff"] == real["diff"] == expected_diff, real
+    for result in (check, real):
+        assert [p["service_name"] for p in result["pullers"]] == FLEET[:4]
+        assert all(p["is_active"] is False and p["principal_arn"] == "" and p["principal_arn_known"] is True for p in result["pullers"]), result
+        assert [p["changed"] for p in result["pullers"]] == [True, True, True, False]
+        assert "msg" not in result.res, result
+    for name in FLEET:
+        assert emulated_puller(fleet, name) == {"isActive": False, "principalArn": ""}
+    print(f"fleet deactivation: 3 updates, 1 + {polls} GetContainerServices")
+
+
+def test_fleet_missing_services_fail_before_any_write(ansible, aws, fleet):
+    mark = aws.mark()
+    result = ansible.module(MODULE, fleet_args(FLEET[:2] + ["ghost-1"] + FLEET[2:] + ["ghost-2"]))
+    assert result.failed and not result.changed, result
+    assert "'ghost-1', 'ghost-2' in region us-east-1 were not found" in result.msg, result.msg
+    assert "check service_names and region" in result.msg and "Nothing was changed" in result.msg, result.msg
+    assert "'shop-a'" not in result.msg, result.msg
+    assert ops(aws, mark) == ["GetContainerServices"], "read more than once, or wrote"
+    assert all(emulated_puller(fleet, name)["isActive"] is False for name in FLEET)
+
+
+def test_fleet_busy_service_is_waited_for_beside_the_others(ansible, aws, fleet):
+    names = FLEET[:3]
+    aws.lightsail_set_state(names[1], "DEPLOYING")  # held until the module has polled
+    mark = aws.mark()
+    started = start_module(ansible, fleet_args(names))
+    release_after_reads(aws, mark, started, names[1])
+    result = ansible.finish(started).task("under test")
+    assert not result.failed and result.changed, result
+    for name, puller in pullers_by_name(result).items():
+        assert puller["principal_arn"] == emulated_puller(fleet, name)["principalArn"] != "" and puller["changed"], result
+    log = aws.requests(since=mark)
+    sequence = [r["operation"] for r in log]
+    # The idle services are updated at once; the busy one when it accepts updates; never refused.
+    assert sequence[:3] == ["GetContainerServices", "UpdateContainerService", "UpdateContainerService"], sequence
+    assert sequence[3:5] == ["GetContainerServices", "GetContainerServices"], sequence
+    assert sequence.count("UpdateContainerService") == 3, sequence
+    assert all(r["status"] == 200 for r in log), dump(log)
+
+
+def test_fleet_timeout_names_the_pending_service_and_returns_the_others(ansible, aws, fleet):
+    names = FLEET[:3]
+    aws.lightsail_set_state(names[2], "DEPLOYING")  # held until changed
+    mark = aws.mark()
+    started = time.monotonic()
+    result = ansible.module(MODULE, fleet_args(names, wait_timeout=3))
+    assert time.monotonic() - started < 20, "wait_timeout was not honoured"
+    assert result.failed and result.changed, result
+    assert result.msg.startswith("1 of 3 listed container services in region us-east-1 are not done"), result.msg
+    assert f"'{names[2]}' in region us-east-1 stayed busy" in result.msg and "DEPLOYING" in result.msg, result.msg
+    assert "nothing was requested" in result.msg, result.msg
+    assert f"The others ('{names[0]}', '{names[1]}') are done" in result.msg, result.msg
+    pullers = pullers_by_name(result)
+    for name in names[:2]:
+        assert pullers[name]["principal_arn"] == emulated_puller(fleet, name)["principalArn"] != "", pullers
+        assert pullers[name]["changed"] is True
+    assert pullers[names[2]] == {"service_name": names[2], "is_active": False, "principal_arn": "",
+                                 "principal_arn_known": True, "changed": False}
+    assert ops(aws, mark, mutating=True) == ["UpdateContainerService"] * 2
+
+
+def test_fleet_invalid_arguments_fail_before_any_call(ansible, aws, fleet):
+    cases = {
+        "bad names": fleet_args(["ok-name", "Bad_1", "-bad"]),
+        "both forms": fleet_args(service_name=SERVICE),
+        "neither form": {"region": "us-east-1"},
+        "empty list": fleet_args([]),
+    }
+    mark = aws.mark()
+    # One play for all cases: each ansible-playbook start costs about a second.
+    run = ansible.tasks([{"name": name, MODULE: case, "ignore_errors": True} for name, case in cases.items()])
+    bad_names = run.task("bad names")
+    assert bad_names.failed and "'Bad_1'" in bad_names.msg and "'-bad'" in bad_names.msg, bad_names
+    assert "'ok-name'" not in bad_names.msg, bad_names
+    assert run.task("both forms").failed and "mutually exclusive" in run.task("both forms").msg
+    assert run.task("neither form").failed and "one of the following is required" in run.task("neither form").msg
+    empty = run.task("empty list")
+    assert not empty.failed and not empty.changed and empty["pullers"] == [], empty
     assert aws.requests(since=mark) == []

@@ -4,8 +4,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Tests of the Lightsail helpers behind lightsail_ecr_puller: the pure puller-role logic
-(table-driven) and the edge cases of converge_puller_role that the emulator cannot produce on
-demand (a service turning busy between our read and our update), with botocore's Stubber."""
+(table-driven) and the edge cases of converge_puller_role and of its fleet form
+converge_puller_roles that the emulator cannot produce on demand (a service turning busy
+between our read and our update, vanishing mid-run, an API error after some updates), with
+botocore's Stubber."""
 
 import datetime
 
@@ -18,13 +20,22 @@ except ImportError:  # the pure tests still run; the Stubber ones are skipped
     boto3 = None
 
 from ansible_collections.pullaccess.aws.plugins.module_utils import _lightsail
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import ARN_PENDING
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import AnsibleLightsailError
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerBatchError
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerOutcome
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerWaitTimeout
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import ServiceMissingError
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import ServiceUnavailableError
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_role
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_roles
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import describe_service_names
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import diff_puller_role
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_as_wanted
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_settled
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import quote_names
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import reported_puller_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import snake_service
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import validate_service_name
 
@@ -50,8 +61,8 @@ def service(state="READY", is_active=False, arn="", **extra):
     return doc
 
 
-def update_params(is_active):
-    return {"serviceName": NAME, "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": is_active}}}
+def update_params(is_active, name=NAME):
+    return {"serviceName": name, "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": is_active}}}
 
 
 needs_boto3 = pytest.mark.skipif(boto3 is None, reason="boto3 and botocore are needed for botocore's Stubber")
@@ -119,6 +130,76 @@ def test_puller_role_never_reports_the_service_arn(doc, expected):
 )
 def test_puller_settled(doc, is_active, expected):
     assert puller_settled(doc, is_active) is expected
+
+
+@pytest.mark.parametrize(
+    "doc, is_active, expected",
+    [
+        (service(), False, True),
+        (service(), True, False),
+        (service(is_active=True, arn=PULLER_ARN), True, True),
+        (service(state="UPDATING", is_active=True, arn=""), True, True),  # switched, still settling
+        (service(is_active=False, arn=PULLER_ARN), False, True),  # deactivated, old ARN still shown
+        ({"containerServiceName": NAME}, False, True),
+    ],
+)
+def test_puller_as_wanted(doc, is_active, expected):
+    assert puller_as_wanted(doc, is_active) is expected
+
+
+INACTIVE = {"is_active": False, "principal_arn": ""}
+ACTIVE = {"is_active": True, "principal_arn": PULLER_ARN}
+ACTIVE_NO_ARN = {"is_active": True, "principal_arn": ""}
+
+
+@pytest.mark.parametrize(
+    "before, after, changed, is_active, check_mode, expected",
+    [
+        # Check mode predicts from the wanted state; a new activation's ARN cannot be known.
+        (service(), service(), True, True, True, (ACTIVE_NO_ARN, False)),
+        (service(is_active=True, arn=PULLER_ARN), service(is_active=True, arn=PULLER_ARN), True, False, True, (INACTIVE, True)),
+        (service(is_active=True, arn=PULLER_ARN), service(is_active=True, arn=PULLER_ARN), False, True, True, (ACTIVE, True)),
+        # Real runs report what Lightsail says.
+        (service(), service(is_active=True, arn=PULLER_ARN), True, True, False, (ACTIVE, True)),
+        (service(), service(state="UPDATING", is_active=True), True, True, False, (ACTIVE_NO_ARN, False)),
+        (service(is_active=True, arn=PULLER_ARN), service(state="UPDATING", arn=PULLER_ARN), True, False, False, (INACTIVE, True)),
+        # Timed out while busy, never switched: reports the role as it is.
+        (service(state="DEPLOYING"), service(state="DEPLOYING"), False, True, False, (INACTIVE, True)),
+    ],
+    ids=["check-activate", "check-deactivate", "check-converged", "activated", "activating", "deactivating", "not-switched"],
+)
+def test_reported_puller_role(before, after, changed, is_active, check_mode, expected):
+    outcome = PullerOutcome(before, after, changed, puller_settled(after, is_active))
+    assert reported_puller_role(outcome, is_active, check_mode) == expected
+
+
+@pytest.mark.parametrize(
+    "role, arn_known, expected",
+    [
+        (ACTIVE, True, ACTIVE),
+        (INACTIVE, True, INACTIVE),
+        (ACTIVE_NO_ARN, False, {"is_active": True, "principal_arn": ARN_PENDING}),
+    ],
+)
+def test_diff_puller_role(role, arn_known, expected):
+    assert diff_puller_role(role, arn_known) == expected
+
+
+@pytest.mark.parametrize(
+    "names, region, expected",
+    [
+        (["web"], "us-east-1", "Lightsail container service 'web' in region us-east-1"),
+        (["a", "b"], "eu-west-1", "Lightsail container services 'a', 'b' in region eu-west-1"),
+        (["a", "b"], None, "Lightsail container services 'a', 'b' in region unknown"),
+    ],
+)
+def test_describe_service_names(names, region, expected):
+    assert describe_service_names(names, region) == expected
+
+
+def test_quote_names_counts_past_the_limit():
+    assert quote_names(["a", "b"]) == "'a', 'b'"
+    assert quote_names([f"s{i}" for i in range(5)], limit=3) == "'s0', 's1', 's2' and 2 more"
 
 
 @pytest.mark.parametrize("name", ["web", "a", "a1", "my-service-2", "x" * 63])
@@ -262,3 +343,194 @@ def test_wait_false_returns_the_update_answer(stubbed, no_sleep):
     stubber.add_response("update_container_service", {"containerService": service(state="UPDATING", is_active=True)}, update_params(True))
     outcome = converge_puller_role(client, NAME, REGION, True, wait=False)
     assert outcome.changed and not outcome.settled and outcome.after["state"] == "UPDATING"
+
+
+# --------------------------------------------------------------------------------------------
+# converge_puller_roles (the fleet form) with botocore's Stubber
+# --------------------------------------------------------------------------------------------
+
+
+def named(name, **kwargs):
+    arn = kwargs.pop("arn", "")
+    return service(containerServiceName=name, **{"arn": arn.replace("/web/", f"/{name}/"), **kwargs})
+
+
+def add_list(stubber, *docs):
+    """One region-wide GetContainerServices (no serviceName)."""
+    stubber.add_response("get_container_services", {"containerServices": list(docs)}, {})
+
+
+def add_update(stubber, name, is_active=True, answer_state="UPDATING"):
+    answer = named(name, state=answer_state, is_active=is_active)
+    stubber.add_response("update_container_service", {"containerService": answer}, update_params(is_active, name))
+
+
+def active(name, state="READY"):
+    return named(name, state=state, is_active=True, arn=PULLER_ARN)
+
+
+def summary(outcomes):
+    return [(o.service_name, o.changed, puller_role(o.after)["principal_arn"] != "", o.error is None) for o in outcomes]
+
+
+@needs_boto3
+def test_fleet_converged_is_one_read_for_all(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, active("b"), active("a"), named("other"))
+    outcomes = converge_puller_roles(client, ["a", "b"], REGION, True)
+    assert summary(outcomes) == [("a", False, True, True), ("b", False, True, True)]
+
+
+@needs_boto3
+def test_fleet_check_mode_reads_once_and_is_truthful(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, active("a"), named("b"), named("c", state="DELETING"))
+    outcomes = converge_puller_roles(client, ["a", "b", "c"], REGION, True, check_mode=True)
+    assert [(o.service_name, o.changed, o.requested) for o in outcomes] == [("a", False, False), ("b", True, False), ("c", True, False)]
+    assert all(o.after is o.before for o in outcomes)
+
+
+@needs_boto3
+def test_fleet_missing_services_are_all_named_before_any_write(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("other"))
+    with pytest.raises(ServiceMissingError) as raised:
+        converge_puller_roles(client, ["a", "x", "y"], "eu-west-1", True)
+    message = raised.value.message
+    assert "'x', 'y' in region eu-west-1 were not found" in message and "'a'" not in message, message
+    assert "lists 2 container services" in message and "Nothing was changed" in message
+
+
+@needs_boto3
+def test_fleet_deleting_service_fails_before_any_write(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("b", state="DELETING"), named("c", state="DELETING"))
+    with pytest.raises(ServiceUnavailableError) as raised:
+        converge_puller_roles(client, ["a", "b", "c"], REGION, True)
+    assert "'b', 'c' in region us-east-1 are being deleted" in raised.value.message
+    assert "nothing was requested" in raised.value.message
+
+
+@needs_boto3
+def test_fleet_deleting_service_already_as_wanted_is_no_obstacle(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a", state="DELETING"), named("b"))
+    outcomes = converge_puller_roles(client, ["a", "b"], REGION, False)
+    assert summary(outcomes) == [("a", False, False, True), ("b", False, False, True)]
+
+
+@needs_boto3
+def test_fleet_busy_services_are_waited_for_side_by_side(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("b", state="DEPLOYING"), named("c"), named("d", state="PENDING"))
+    add_update(stubber, "a")
+    add_update(stubber, "c")
+    add_list(stubber, named("a", state="UPDATING", is_active=True), named("b", state="DEPLOYING"), active("c"), named("d"))
+    add_update(stubber, "d")  # d accepts updates now; b is still busy
+    add_list(stubber, active("a"), named("b", state="RUNNING"), active("c"), named("d", state="UPDATING", is_active=True))
+    add_update(stubber, "b")
+    add_list(stubber, active("a"), active("b", state="RUNNING"), active("c"), active("d"))
+    outcomes = converge_puller_roles(client, ["a", "b", "c", "d"], REGION, True)
+    assert summary(outcomes) == [(name, True, True, True) for name in "abcd"]
+
+
+@needs_boto3
+def test_fleet_waits_for_a_switch_in_progress_it_did_not_request(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a", state="UPDATING", is_active=True), named("b"))
+    add_update(stubber, "b")
+    add_list(stubber, active("a"), active("b"))
+    outcomes = converge_puller_roles(client, ["a", "b"], REGION, True)
+    assert summary(outcomes) == [("a", False, True, True), ("b", True, True, True)]
+
+
+@needs_boto3
+def test_fleet_wait_false_returns_after_the_updates(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("b"))
+    add_update(stubber, "a")
+    add_update(stubber, "b")
+    outcomes = converge_puller_roles(client, ["a", "b"], REGION, True, wait=False)
+    assert [(o.changed, o.settled, o.after["state"]) for o in outcomes] == [(True, False, "UPDATING")] * 2
+
+
+@needs_boto3
+def test_fleet_repeated_names_are_handled_once(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("b"))
+    add_update(stubber, "b")
+    add_update(stubber, "a")
+    add_list(stubber, active("a"), active("b"))
+    outcomes = converge_puller_roles(client, ["b", "a", "b"], REGION, True)
+    assert [o.service_name for o in outcomes] == ["b", "a"]
+
+
+@needs_boto3
+def test_fleet_refused_update_is_retried_when_the_service_is_idle_again(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("b"))
+    stubber.add_client_error("update_container_service", "InvalidInputException", "busy", 400, expected_params=update_params(True, "a"))
+    add_update(stubber, "b")
+    add_list(stubber, named("a", state="DEPLOYING"), named("b", state="UPDATING", is_active=True))  # one re-read for the refusal
+    add_list(stubber, named("a", state="RUNNING"), active("b"))  # poll
+    add_update(stubber, "a")
+    add_list(stubber, active("a", state="RUNNING"), active("b"))
+    outcomes = converge_puller_roles(client, ["a", "b"], REGION, True)
+    assert summary(outcomes) == [("a", True, True, True), ("b", True, True, True)]
+
+
+@needs_boto3
+def test_fleet_timeout_fails_naming_the_pending_and_returns_everything(stubbed, no_sleep):
+    client, stubber = stubbed
+    no_sleep[0] = 1
+    add_list(stubber, named("a"), named("b", state="DEPLOYING"), named("c"))
+    add_update(stubber, "a")
+    add_update(stubber, "c")
+    add_list(stubber, active("a"), named("b", state="DEPLOYING"), named("c", state="UPDATING", is_active=True))
+    with pytest.raises(PullerBatchError) as raised:
+        converge_puller_roles(client, ["a", "b", "c"], REGION, True, wait_timeout=9)
+    error = raised.value
+    assert error.requested is True
+    assert summary(error.outcomes) == [("a", True, True, True), ("b", False, False, False), ("c", True, False, False)]
+    assert isinstance(error.outcomes[1].error, ServiceUnavailableError) and isinstance(error.outcomes[2].error, PullerWaitTimeout)
+    message = error.message
+    assert message.startswith("2 of 3 listed container services in region us-east-1 are not done: "), message
+    assert "'b' in region us-east-1 stayed busy for wait_timeout=9s" in message and "DEPLOYING" in message, message
+    assert "activation of the ECR image puller role of Lightsail container service 'c'" in message and "was requested" in message
+    assert "The others ('a') are done" in message, message
+
+
+@needs_boto3
+def test_fleet_service_vanishing_mid_run_does_not_stop_the_others(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("b", state="DEPLOYING"))
+    add_update(stubber, "a")
+    add_list(stubber, active("a"))
+    with pytest.raises(PullerBatchError) as raised:
+        converge_puller_roles(client, ["a", "b"], REGION, True)
+    assert summary(raised.value.outcomes) == [("a", True, True, True), ("b", False, False, False)]
+    assert "'b' in region us-east-1 disappeared during the run" in raised.value.message
+
+
+@needs_boto3
+def test_fleet_api_error_after_updates_keeps_the_partial_results(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"), named("b"))
+    add_update(stubber, "a")
+    stubber.add_client_error("update_container_service", "AccessDeniedException", "no", 400, expected_params=update_params(True, "b"))
+    with pytest.raises(PullerBatchError) as raised:
+        converge_puller_roles(client, ["a", "b"], REGION, True)
+    error = raised.value
+    assert error.requested and error.exception is not None
+    assert "UpdateContainerService was accepted for 'a'" in error.message and "not switched: 'b'" in error.message, error.message
+    assert [(o.service_name, o.requested) for o in error.outcomes] == [("a", True), ("b", False)]
+
+
+@needs_boto3
+def test_fleet_api_error_before_any_update_is_raised_as_is(stubbed, no_sleep):
+    client, stubber = stubbed
+    add_list(stubber, named("a"))
+    stubber.add_client_error("update_container_service", "AccessDeniedException", "no", 400, expected_params=update_params(True, "a"))
+    with pytest.raises(AnsibleLightsailError) as raised:
+        converge_puller_roles(client, ["a"], REGION, True)
+    assert not isinstance(raised.value, PullerBatchError)
