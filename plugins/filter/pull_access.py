@@ -202,6 +202,30 @@ def pull_access_policy_changes(workloads):
     return [changes[key] for key in sorted(changes, key=lambda k: (k[2], k[0], k[1])) if changes[key]["statements"]]
 
 
+def pull_access_puller_batches(plans, state):
+    """Group the play's Lightsail workloads in ``state`` by region: one
+    ``{"region", "service_names"}`` per region, for one lightsail_ecr_puller call each."""
+    batches = {}
+    for plan in plans:
+        if plan and plan["type"] == "lightsail" and plan["state"] == state:
+            names = batches.setdefault(plan["region"], [])
+            if plan["name"] not in names:
+                names.append(plan["name"])
+    return [{"region": region, "service_names": names} for region, names in sorted(batches.items())]
+
+
+def pull_access_puller_arn(plan, batch_results):
+    """The puller principal ARN of a Lightsail workload from the registered results of the
+    batched lightsail_ecr_puller task (``""`` when not known, e.g. before activation)."""
+    for result in batch_results or []:
+        if result.get("item", {}).get("region") != plan["region"]:
+            continue
+        for puller in result.get("pullers") or []:
+            if puller.get("service_name") == plan["name"]:
+                return puller.get("principal_arn") or ""
+    return ""
+
+
 class FilterModule:
     """ecr_pull_access role filters."""
 
@@ -210,4 +234,6 @@ class FilterModule:
             "pull_access_plan": pull_access_plan,
             "pull_access_policy_changes": pull_access_policy_changes,
             "pull_access_sid": workload_sid,
+            "pull_access_puller_batches": pull_access_puller_batches,
+            "pull_access_puller_arn": pull_access_puller_arn,
         }

@@ -96,12 +96,18 @@ def test_grant_check_rerun_revoke(ansible, account):
     assert dry.rc == 0, dry.stdout
     assert aws.requests(since=mark, mutating=True) == []
     assert "only exists after a real run activates it" in dry.stdout
-    assert dry.task("Activate the Lightsail ECR image puller role", "svc1").changed
+    activation = dry.task("Activate the Lightsail ECR image puller roles (one call per region for the whole play)")
+    assert activation.changed, activation
+    pullers = activation["results"][0]["pullers"]
+    assert sorted(p["service_name"] for p in pullers) == ["svc0", "svc1", "svc2"]
+    assert not any(p["principal_arn_known"] for p in pullers), pullers
 
-    # Real run: at most one policy write per repository for the whole fleet.
+    # Real run: at most one policy write per repository for the whole fleet, and the puller
+    # roles of all three services switched with one read of the region (plus polls).
     mark = aws.mark()
     real = ansible.play(playbook(GRANT), inventory=inventory, diff=True)
     assert real.rc == 0, real.stdout
+    assert len(aws.requests(since=mark, operation="UpdateContainerService")) == 3
     writes = policy_writes(aws, mark)
     per_repo = {}
     for request in writes:

@@ -585,3 +585,44 @@ def test_filters_registered():
     assert filters["pull_access_plan"] is pull_access.pull_access_plan
     assert filters["pull_access_policy_changes"] is pull_access.pull_access_policy_changes
     assert filters["pull_access_sid"] is pull_access.workload_sid
+
+
+# ---------------------------------------------------------------------------------------------
+# pull_access_puller_batches / pull_access_puller_arn
+# ---------------------------------------------------------------------------------------------
+
+def plan_of(declaration):
+    return pull_access.pull_access_plan(declaration, HOST)
+
+
+@pytest.mark.parametrize(
+    "declarations, state, expected",
+    [
+        ([], "present", []),
+        ([lightsail(name="a"), lightsail(name="b"), lightsail(name="a")], "present", [{"region": REGION, "service_names": ["a", "b"]}]),
+        ([lightsail(name="a"), lightsail(name="b", state="absent")], "absent", [{"region": REGION, "service_names": ["b"]}]),
+        ([lightsail(name="a", region="eu-west-1", repositories=[]), lightsail(name="b")], "present",
+         [{"region": "eu-west-1", "service_names": ["a"]}, {"region": REGION, "service_names": ["b"]}]),
+        ([ecs(), lightsail(name="a")], "present", [{"region": REGION, "service_names": ["a"]}]),
+    ],
+    ids=["none", "dedup-one-region", "absent-only", "per-region", "ecs-left-out"],
+)
+def test_puller_batches(declarations, state, expected):
+    assert pull_access.pull_access_puller_batches([plan_of(d) for d in declarations], state) == expected
+
+
+@pytest.mark.parametrize(
+    "results, expected",
+    [
+        ([], ""),
+        (None, ""),
+        ([{"item": {"region": REGION}, "pullers": [{"service_name": "shop", "principal_arn": "arn:x"}]}], "arn:x"),
+        ([{"item": {"region": "eu-west-1"}, "pullers": [{"service_name": "shop", "principal_arn": "arn:other"}]}], ""),
+        ([{"item": {"region": REGION}, "pullers": [{"service_name": "other", "principal_arn": "arn:x"}]}], ""),
+        ([{"item": {"region": REGION}, "pullers": [{"service_name": "shop", "principal_arn": ""}]}], ""),
+        ([{"item": {"region": REGION}, "skipped": True}], ""),
+    ],
+    ids=["no-results", "none", "found", "other-region", "other-service", "not-known-yet", "skipped"],
+)
+def test_puller_arn(results, expected):
+    assert pull_access.pull_access_puller_arn(plan_of(lightsail()), results) == expected
