@@ -22,12 +22,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check test demo clean constraints
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check test demo bench clean constraints
 
 help:
 	@echo "make test      everything: sanity, units, emulator, integration, lint"
 	@echo "make demo      the main job on embedded, emulated AWS"
-	@echo "make sanity | units | integration | lint | build | clean"
+	@echo "make bench     API calls and time on emulated AWS, against the AWS CLI procedure"
+	@echo "make sanity | units | emulator | integration | lint | build | clean"
 
 $(BIN)/.installed: tests/requirements.txt tests/constraints.txt
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found" >&2; exit 1; }
@@ -98,6 +99,20 @@ test: sanity units emulator integration lint ee-check
 
 demo: install
 	$(BIN)/python demo/run_demo.py
+
+BENCH_VENV := $(BUILD)/bench/awscli-venv
+# Add --baseline-sample 0 to run the AWS CLI baseline on all 100 services (about 20 more minutes).
+BENCH_ARGS ?= --sizes 10,100 --baseline-sample 10
+
+# The baseline's AWS CLI pins botocore exactly: it gets its own venv (with matplotlib for the chart).
+$(BENCH_VENV)/.installed: tests/bench/requirements.txt | $(BIN)/.installed
+	rm -rf $(BENCH_VENV)
+	$(BIN)/python -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r tests/bench/requirements.txt
+	touch $@
+
+bench: install $(BENCH_VENV)/.installed
+	$(BIN)/python tests/bench/run_bench.py --out $(BUILD)/bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) tests/output
