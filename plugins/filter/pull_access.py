@@ -202,6 +202,17 @@ def pull_access_policy_changes(workloads):
     return [changes[key] for key in sorted(changes, key=lambda k: (k[2], k[0], k[1])) if changes[key]["statements"]]
 
 
+def pull_access_policy_batches(changes):
+    """Group per-repository changes (from ``pull_access_policy_changes``) by region: one
+    ``{"region", "policies"}`` per region, for one ecr_repo_policy_statement call (its
+    ``policies`` form) each."""
+    batches = {}
+    for change in changes:
+        entry = {"repository": change["repository"], "registry_id": change["registry_id"], "statements": change["statements"]}
+        batches.setdefault(change["region"], []).append(entry)
+    return [{"region": region, "policies": policies} for region, policies in sorted(batches.items())]
+
+
 def pull_access_puller_batches(plans, state):
     """Group the play's Lightsail workloads in ``state`` by region: one
     ``{"region", "service_names"}`` per region, for one lightsail_ecr_puller call each."""
@@ -235,5 +246,6 @@ class FilterModule:
             "pull_access_policy_changes": pull_access_policy_changes,
             "pull_access_sid": workload_sid,
             "pull_access_puller_batches": pull_access_puller_batches,
+            "pull_access_policy_batches": pull_access_policy_batches,
             "pull_access_puller_arn": pull_access_puller_arn,
         }

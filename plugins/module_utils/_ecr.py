@@ -172,68 +172,85 @@ def delete_repository_policy(client, repository, registry_id=None):
 
 
 class PolicyChange:
-    """The outcome of ``converge_policy``: before/after documents and whether they differ."""
+    """A repository policy change: before/after documents, whether they differ, and what it takes
+    to apply it (``plan_policy`` makes one, ``apply_policy`` writes it)."""
 
-    def __init__(self, before, after, changed, registry_id, attempts=0):
+    def __init__(self, repository, registry_id, region, apply_change, before, after):
+        self.repository = repository
+        self.registry_id = registry_id
+        self.region = region
+        self.apply_change = apply_change
         self.before = before
         self.after = after
-        self.changed = changed
-        self.registry_id = registry_id
-        self.attempts = attempts
+        self.changed = not documents_equivalent(before, after)
+        self.attempts = 0
+
+    @property
+    def where(self):
+        """How messages name the policy."""
+        return f"the policy of {describe_repository_name(self.repository, self.registry_id, self.region)}"
 
 
-def converge_policy(
-    client,
-    repository,
-    apply_change,
-    registry_id=None,
-    region=None,
-    check_mode=False,
-    force=False,
-    propagation_timeout=120,
-    verify_delay=1.0,
-    max_writes=6,
-):
-    """Bring a repository policy to what ``apply_change`` makes of it, safely under concurrency.
+def plan_policy(client, repository, apply_change, registry_id=None, region=None):
+    """Read a repository policy and work out what ``apply_change`` makes of it, writing nothing.
 
     ``apply_change(document_or_None) -> document_or_None`` must be pure and idempotent: it gets
-    the current policy (parsed) and returns the policy wanted (None: no policy at all). Policies
-    equal by meaning are not written. In check mode nothing is written and the predicted policy
-    is returned. After a write the policy is read back (after a jittered ``verify_delay``, so that
-    a writer that read before our write has written by then); when applying the change to what is
-    there would change it again, another writer replaced it meanwhile, and the change is applied
-    and written again, up to ``max_writes`` writes.
-    """
-    where = f"the policy of {describe_repository_name(repository, registry_id, region)}"
+    the current policy (parsed) and returns the policy wanted (None: no policy at all). Raises
+    PolicyError for a stored policy we cannot use or a result over ECR's size limit, and
+    RepositoryMissingError, before anything is written."""
     text, found_registry = get_repository_policy(client, repository, registry_id, region)
-    before = parse_policy(text, where)
-    after = apply_change(before)
-    if documents_equivalent(before, after):
-        return PolicyChange(before, before, False, found_registry or registry_id)
-    if after is not None:
-        check_size(render_policy(after), f"the new policy of {describe_repository_name(repository, registry_id, region)}")
-    if check_mode:
-        return PolicyChange(before, after, True, found_registry or registry_id)
+    change = PolicyChange(repository, found_registry or registry_id, region, apply_change, None, None)
+    change.before = parse_policy(text, change.where)
+    change.after = apply_change(change.before)
+    change.changed = not documents_equivalent(change.before, change.after)
+    if not change.changed:
+        change.after = change.before
+    elif change.after is not None:
+        check_size(render_policy(change.after), f"the new {change.where}")
+    return change
 
-    wanted = after
+
+def apply_policy(client, change, force=False, propagation_timeout=120, verify_delay=1.0, max_writes=6):
+    """Write a planned change, safely under concurrency, and return it with ``after`` as read back.
+
+    After a write the policy is read back (after a jittered ``verify_delay``, so that a writer
+    that read before our write has written by then); when applying the change to what is there
+    would change it again, another writer replaced it meanwhile, and the change is applied and
+    written again, up to ``max_writes`` writes."""
+    if not change.changed:
+        return change
+    wanted = change.after
     for attempt in range(1, max_writes + 1):
         if wanted is None:
-            delete_repository_policy(client, repository, registry_id)
+            delete_repository_policy(client, change.repository, change.registry_id)
         else:
-            found_registry = set_repository_policy(
-                client, repository, render_policy(wanted), registry_id, force, propagation_timeout, region
-            ) or found_registry
+            written_registry = set_repository_policy(
+                client, change.repository, render_policy(wanted), change.registry_id, force, propagation_timeout, change.region
+            )
+            change.registry_id = change.registry_id or written_registry
         settle(verify_delay)
-        text, read_registry = get_repository_policy(client, repository, registry_id, region)
-        current = parse_policy(text, where)
-        wanted = apply_change(current)
+        text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
+        current = parse_policy(text, change.where)
+        wanted = change.apply_change(current)
+        change.attempts = attempt
+        change.registry_id = change.registry_id or read_registry
         if documents_equivalent(current, wanted):
-            return PolicyChange(before, current, True, read_registry or found_registry or registry_id, attempt)
+            change.after = current
+            return change
         if wanted is not None:
-            check_size(render_policy(wanted), f"the new policy of {describe_repository_name(repository, registry_id, region)}")
+            check_size(render_policy(wanted), f"the new {change.where}")
     raise ConcurrentWriteError(
         message=(
-            f"gave up on {where} after {max_writes} writes: other writers kept replacing it. Run again, or have "
+            f"gave up on {change.where} after {max_writes} writes: other writers kept replacing it. Run again, or have "
             "fewer writers update the same repository at once (see the role's aggregation)"
         )
     )
+
+
+def converge_policy(client, repository, apply_change, registry_id=None, region=None, check_mode=False, **write_options):
+    """Plan a repository policy change and, unless in check mode, apply it (see ``plan_policy``
+    and ``apply_policy``)."""
+    change = plan_policy(client, repository, apply_change, registry_id, region)
+    if check_mode:
+        return change
+    return apply_policy(client, change, **write_options)

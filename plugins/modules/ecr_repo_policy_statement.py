@@ -24,8 +24,8 @@ options:
   repository:
     description:
       - Name of the ECR repository.
+      - One of O(repository) and O(policies) is required.
     type: str
-    required: true
     aliases: [repository_name]
   registry_id:
     description:
@@ -74,6 +74,56 @@ options:
       purge_principals:
         description: As O(purge_principals); defaults to the task's O(purge_principals).
         type: bool
+  policies:
+    description:
+      - The fleet form - several repositories (of the task's region) in one task, each with its O(statements).
+        All repositories are read and checked first, and nothing is written when any of them fails its checks;
+        then the changed ones are written (and read back) side by side.
+      - This is the form the C(pullaccess.aws.ecr_pull_access) role uses, one task per region for a whole play.
+      - Mutually exclusive with O(repository), O(registry_id), O(sid), O(statements), O(principals) and O(conditions).
+    type: list
+    elements: dict
+    suboptions:
+      repository:
+        description: Name of the repository.
+        type: str
+        required: true
+      registry_id:
+        description: As O(registry_id).
+        type: str
+      statements:
+        description: The repository's statements, as O(statements).
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          sid:
+            description: Statement id, as O(sid).
+            type: str
+            required: true
+          state:
+            description: As O(state).
+            type: str
+            choices: [present, absent]
+            default: present
+          principals:
+            description: As O(principals).
+            type: list
+            elements: str
+          actions:
+            description: As O(actions); defaults to the task's O(actions).
+            type: list
+            elements: str
+          effect:
+            description: As O(effect); defaults to the task's O(effect).
+            type: str
+            choices: [Allow, Deny]
+          conditions:
+            description: As O(conditions).
+            type: dict
+          purge_principals:
+            description: As O(purge_principals); defaults to the task's O(purge_principals).
+            type: bool
   state:
     description:
       - V(present) makes sure the statement is in the policy as described.
@@ -196,6 +246,18 @@ EXAMPLES = r"""
         state: absent
         principals: ["arn:aws:iam::111122223333:role/c"]
 
+- name: A fleet's changes to several repositories in one task (all checked before anything is written)
+  pullaccess.aws.ecr_repo_policy_statement:
+    policies:
+      - repository: web
+        statements:
+          - sid: PullAccessA
+            principals: ["arn:aws:iam::111122223333:role/a"]
+      - repository: worker
+        statements:
+          - sid: PullAccessB
+            state: absent
+
 - name: Remove the statement (the policy is deleted when it was the last one)
   pullaccess.aws.ecr_repo_policy_statement:
     repository: my-private-repo
@@ -206,19 +268,19 @@ EXAMPLES = r"""
 RETURN = r"""
 repository:
   description: Name of the repository.
-  returned: always
+  returned: when O(repository) is given
   type: str
   sample: my-private-repo
 registry_id:
   description: Account id of the registry holding the repository.
-  returned: always
+  returned: when O(repository) is given
   type: str
   sample: "111122223333"
 policy:
   description:
     - The repository policy after the run, as a document. In check mode, the policy the run would write.
     - V(null) when the repository has no policy (or it was, or would be, deleted).
-  returned: always
+  returned: when O(repository) is given
   type: dict
   sample: {"Version": "2012-10-17", "Statement": [{"Sid": "AllowPull", "Effect": "Allow",
            "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
@@ -227,28 +289,63 @@ statement:
   description:
     - This task's statement after the run (predicted in check mode); V(null) when it is not in the policy or
       O(statements) was used.
-  returned: always
+  returned: when O(repository) is given
   type: dict
   sample: {"Sid": "AllowPull", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}
 statements:
   description: The statements of the task (one per distinct Sid, in order) after the run; V(null) for one not in the policy.
-  returned: always
+  returned: when O(repository) is given
   type: list
   elements: dict
   sample: [{"Sid": "PullAccessLightsail", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]
 write_attempts:
   description: Number of policy writes the run made (more than one when another writer replaced the policy meanwhile).
-  returned: always
+  returned: when O(repository) is given
   type: int
   sample: 1
+policies:
+  description:
+    - With O(policies), one entry per repository in the order given.
+    - When writing fails for some repositories, the entries say what was done for each.
+  returned: when O(policies) is given
+  type: list
+  elements: dict
+  contains:
+    repository:
+      description: Name of the repository.
+      type: str
+      sample: web
+    registry_id:
+      description: Account id of the registry, when ECR's answers gave it (V(null) for a repository without a policy that was not written).
+      type: str
+      sample: "111122223333"
+    changed:
+      description: Whether this repository's policy changed (or would change in check mode).
+      type: bool
+      sample: true
+    policy:
+      description: The policy after the run (predicted in check mode), or V(null).
+      type: dict
+      sample: {"Version": "2012-10-17", "Statement": []}
+    statements:
+      description: The entry's statements after the run, one per distinct Sid; V(null) for one not in the policy.
+      type: list
+      elements: dict
+      sample: []
+    write_attempts:
+      description: Number of policy writes made for this repository.
+      type: int
+      sample: 1
 diff:
   description:
     - With C(--diff), the whole repository policy before and after as stable, readable JSON (sorted keys, two-space
       indent), so the diff shows just this statement changing. An empty string stands for "no policy".
+    - With O(policies), a list of such diffs (with C(before_header)/C(after_header) naming the repository), one
+      per repository that changes.
   returned: when diff mode is on
-  type: dict
+  type: raw
   contains:
     before:
       description: The policy before the run.
@@ -258,10 +355,13 @@ diff:
       type: str
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import AnsibleECRError
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import converge_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import apply_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import plan_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import describe_repository
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import desired_statement
@@ -347,22 +447,86 @@ def statement_change(requests, delete_empty_policy, notes):
     return apply_change
 
 
+def validated_jobs(params):
+    """The repositories of the task with their validated statement requests:
+    ``[(repository, registry_id, requests)]``."""
+    if params["policies"] is None:
+        return [(params["repository"], params["registry_id"], validated_requests(params))]
+    if not params["policies"]:
+        raise PolicyError("policies must list at least one repository")
+    jobs = []
+    for index, entry in enumerate(params["policies"]):
+        scoped = dict(params, repository=entry["repository"], registry_id=entry["registry_id"], statements=entry["statements"])
+        try:
+            jobs.append((entry["repository"], entry["registry_id"], validated_requests(scoped)))
+        except PolicyError as e:
+            raise PolicyError(f"policies[{index}] (repository {entry['repository']!r}): {e}") from e
+    return jobs
+
+
+def run_all(function, items):
+    """Run ``function`` on every item in a few threads; returns ``[(item, result, error)]`` in
+    order. Only the errors the modules know how to report are caught."""
+    def guarded(item):
+        try:
+            return item, function(item), None
+        except (PolicyError, AnsibleECRError) as e:
+            return item, None, e
+
+    if len(items) == 1:
+        return [guarded(items[0])]
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(guarded, items))
+
+
+def fail_on_errors(module, outcomes, stage, **extra):
+    """Fail naming every repository that failed (and say what was done with the others)."""
+    errors = [(item, error) for item, dummy, error in outcomes if error is not None]
+    if not errors:
+        return
+    if len(outcomes) == 1:
+        error = errors[0][1]
+        if isinstance(error, AnsibleECRError):
+            module.fail_json_aws_error(error)
+        module.fail_json(msg=str(error), **extra)
+    lines = "; ".join(f"{item[0]}: {error}" for item, error in errors)
+    module.fail_json(msg=f"{len(errors)} of {len(outcomes)} repositories failed {stage}: {lines}", **extra)
+
+
+def policy_result(change, requests):
+    """What the task returns about one repository."""
+    return dict(
+        repository=change.repository,
+        registry_id=change.registry_id,
+        changed=change.changed,
+        policy=change.after,
+        statements=[find_statement(change.after, sid) for sid in dict.fromkeys(r["sid"] for r in requests)],
+        write_attempts=change.attempts,
+    )
+
+
 def main():
+    statement_options = dict(
+        sid=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        principals=dict(type="list", elements="str"),
+        actions=dict(type="list", elements="str"),
+        effect=dict(type="str", choices=["Allow", "Deny"]),
+        conditions=dict(type="dict"),
+        purge_principals=dict(type="bool"),
+    )
     argument_spec = dict(
-        repository=dict(type="str", required=True, aliases=["repository_name"]),
+        repository=dict(type="str", aliases=["repository_name"]),
         registry_id=dict(type="str"),
         sid=dict(type="str"),
-        statements=dict(
+        statements=dict(type="list", elements="dict", options=statement_options),
+        policies=dict(
             type="list",
             elements="dict",
             options=dict(
-                sid=dict(type="str", required=True),
-                state=dict(type="str", default="present", choices=["present", "absent"]),
-                principals=dict(type="list", elements="str"),
-                actions=dict(type="list", elements="str"),
-                effect=dict(type="str", choices=["Allow", "Deny"]),
-                conditions=dict(type="dict"),
-                purge_principals=dict(type="bool"),
+                repository=dict(type="str", required=True),
+                registry_id=dict(type="str"),
+                statements=dict(type="list", elements="dict", required=True, options=statement_options),
             ),
         ),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -380,59 +544,68 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_if=[("state", "present", ["principals", "statements"], True)],
-        required_one_of=[("sid", "statements")],
-        mutually_exclusive=[("sid", "statements"), ("principals", "statements"), ("conditions", "statements")],
+        required_if=[("state", "present", ["principals", "statements", "policies"], True)],
+        required_one_of=[("sid", "statements", "policies"), ("repository", "policies")],
+        mutually_exclusive=[
+            ("sid", "statements", "policies"),
+            ("principals", "statements", "policies"),
+            ("conditions", "statements", "policies"),
+            ("repository", "policies"),
+            ("registry_id", "policies"),
+        ],
     )
-    repository = module.params["repository"]
-    registry_id = module.params["registry_id"]
+    params = module.params
+    batch = params["policies"] is not None
 
     try:
-        requests = validated_requests(module.params)
+        jobs = validated_jobs(params)
     except PolicyError as e:
-        module.fail_json(msg=str(e), repository=repository)
+        module.fail_json(msg=str(e), repository=params["repository"])
 
     client = module.client("ecr")
     notes = set()
-    try:
-        outcome = converge_policy(
-            client,
-            repository,
-            statement_change(requests, module.params["delete_empty_policy"], notes),
-            registry_id=registry_id,
-            region=module.region,
-            check_mode=module.check_mode,
-            force=module.params["force"],
-            propagation_timeout=module.params["propagation_timeout"],
-            verify_delay=module.params["verify_delay"],
-        )
-    except PolicyError as e:
-        module.fail_json(msg=str(e), repository=repository, registry_id=registry_id)
-    except AnsibleECRError as e:
-        module.fail_json_aws_error(e)
+
+    def plan(job):
+        repository, registry_id, requests = job
+        return plan_policy(client, repository, statement_change(requests, params["delete_empty_policy"], notes), registry_id, module.region)
+
+    # Every repository is read and checked before anything is written.
+    planned = run_all(plan, jobs)
+    fail_on_errors(module, planned, "their checks; nothing was written", repository=params["repository"], registry_id=params["registry_id"])
+    changes = [change for dummy, change, dummy_error in planned]
+
+    if not module.check_mode:
+        write_options = dict(force=params["force"], propagation_timeout=params["propagation_timeout"], verify_delay=params["verify_delay"])
+        applied = run_all(lambda change: apply_policy(client, change, **write_options), changes)
+        extra = dict(changed=any(c.changed for c in changes))
+        if batch:
+            extra["policies"] = [policy_result(change, job[2]) for change, job in zip(changes, jobs)]
+        fail_on_errors(module, [((c.repository,), r, e) for c, r, e in applied], "to be written", **extra)
 
     for note in sorted(notes):
         module.warn(note)
 
-    found_registry = outcome.registry_id
-    if not found_registry:
+    if batch:
+        result = dict(changed=any(c.changed for c in changes), policies=[policy_result(c, job[2]) for c, job in zip(changes, jobs)])
+        if module._diff:
+            result["diff"] = [
+                dict(before_header=c.repository, after_header=c.repository, before=pretty_policy(c.before), after=pretty_policy(c.after))
+                for c in changes
+                if c.changed
+            ]
+        module.exit_json(**result)
+
+    change, requests = changes[0], jobs[0][2]
+    if not change.registry_id:
         # Only when no policy was read or written (ECR's policy calls carry the registry id).
         try:
-            found_registry = describe_repository(client, repository, registry_id, module.region)["registryId"]
+            change.registry_id = describe_repository(client, change.repository, params["registry_id"], module.region)["registryId"]
         except AnsibleECRError as e:
             module.fail_json_aws_error(e)
-
-    result = dict(
-        changed=outcome.changed,
-        repository=repository,
-        registry_id=found_registry,
-        policy=outcome.after,
-        statement=find_statement(outcome.after, requests[0]["sid"]) if module.params["sid"] else None,
-        statements=[find_statement(outcome.after, sid) for sid in dict.fromkeys(r["sid"] for r in requests)],
-        write_attempts=outcome.attempts,
-    )
+    result = policy_result(change, requests)
+    result["statement"] = find_statement(change.after, requests[0]["sid"]) if params["sid"] else None
     if module._diff:
-        result["diff"] = dict(before=pretty_policy(outcome.before), after=pretty_policy(outcome.after))
+        result["diff"] = dict(before=pretty_policy(change.before), after=pretty_policy(change.after))
     module.exit_json(**result)
 
 

@@ -226,6 +226,44 @@ def test_several_statements_in_one_write(ansible, aws, ecr):
     assert writes(aws, mark) == []
 
 
+def test_policies_form_checks_all_before_writing(ansible, aws, ecr):
+    """The fleet form over several repositories: one task, all read and checked before any write;
+    a broken repository stops the whole task with nothing written."""
+    ecr.create_repository(repositoryName="worker")
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]}, repository="worker")
+    fleet = {
+        "verify_delay": 0,
+        "policies": [
+            {"repository": "app", "statements": [{"sid": "PullA", "principals": [ROLE_A]}]},
+            {"repository": "worker", "statements": [{"sid": "PullB", "principals": [ROLE_B]}]},
+        ],
+    }
+    mark = aws.mark()
+    check = ansible.module(MODULE, fleet, check=True, diff=True)
+    assert check.changed and not check.failed, check
+    assert writes(aws, mark) == []
+    assert [d["before_header"] for d in check["diff"]] == ["app", "worker"]
+    real = ansible.module(MODULE, fleet, diff=True)
+    assert real.changed and not real.failed, real
+    assert sorted(writes(aws, mark)) == ["SetRepositoryPolicy", "SetRepositoryPolicy"]
+    assert [p["repository"] for p in real["policies"]] == ["app", "worker"]
+    assert [p["policy"] for p in real["policies"]] == [p["policy"] for p in check["policies"]]
+    assert json.loads(stored_policy(ecr, "worker"))["Statement"][0] == FOREIGN[0]
+    mark = aws.mark()
+    again = ansible.module(MODULE, fleet)
+    assert not again.changed and writes(aws, mark) == [], again
+
+    # One repository missing: nothing is written anywhere.
+    broken = {"verify_delay": 0, "policies": [
+        {"repository": "app", "statements": [{"sid": "PullC", "principals": [ROLE_B]}]},
+        {"repository": "missing", "statements": [{"sid": "PullC", "principals": [ROLE_B]}]},
+    ]}
+    mark = aws.mark()
+    failed = ansible.module(MODULE, broken)
+    assert failed.failed and "missing" in failed.msg and "nothing was written" in failed.msg, failed
+    assert writes(aws, mark) == []
+
+
 def test_conditions_and_effect(ansible, aws, ecr):
     condition = {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
     check, real = four_way(

@@ -626,3 +626,19 @@ def test_puller_batches(declarations, state, expected):
 )
 def test_puller_arn(results, expected):
     assert pull_access.pull_access_puller_arn(plan_of(lightsail()), results) == expected
+
+
+def test_policy_batches_group_by_region():
+    changes = [
+        {"repository": "a", "registry_id": None, "region": "us-east-1", "statements": [{"sid": "S1", "state": "absent"}]},
+        {"repository": "b", "registry_id": "222222222222", "region": "eu-west-1", "statements": [{"sid": "S2", "state": "absent"}]},
+        {"repository": "c", "registry_id": None, "region": "us-east-1", "statements": [{"sid": "S3", "state": "absent"}]},
+    ]
+    assert pull_access.pull_access_policy_batches(changes) == [
+        {"region": "eu-west-1", "policies": [{"repository": "b", "registry_id": "222222222222", "statements": [{"sid": "S2", "state": "absent"}]}]},
+        {"region": "us-east-1", "policies": [
+            {"repository": "a", "registry_id": None, "statements": [{"sid": "S1", "state": "absent"}]},
+            {"repository": "c", "registry_id": None, "statements": [{"sid": "S3", "state": "absent"}]},
+        ]},
+    ]
+    assert not pull_access.pull_access_policy_batches([])
