@@ -7,6 +7,11 @@ import sys
 import ansible_runner
 
 
+def writes(rig, mark):
+    """The mutating operations the rig served since ``mark``, in order."""
+    return [r["operation"] for r in rig.requests(since=mark, mutating=True)]
+
+
 class TaskResult:
     """One task's result on one host."""
 

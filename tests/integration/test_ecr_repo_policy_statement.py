@@ -5,6 +5,7 @@ import json
 import pytest
 
 from integration.conftest import dump
+from integration.harness import writes
 
 MODULE = "pullaccess.aws.ecr_repo_policy_statement"
 ACCOUNT = "123456789012"
@@ -48,10 +49,6 @@ def stored_policy(ecr, repository="app"):
 
 def set_policy(ecr, document, repository="app"):
     ecr.set_repository_policy(repositoryName=repository, policyText=json.dumps(document))
-
-
-def writes(aws, mark):
-    return [r["operation"] for r in aws.requests(since=mark, mutating=True)]
 
 
 def four_way(ansible, aws, module_args, expect_ops):

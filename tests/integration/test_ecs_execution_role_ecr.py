@@ -9,6 +9,7 @@ import json
 import pytest
 
 from integration.conftest import dump
+from integration.harness import writes
 
 MODULE = "pullaccess.aws.ecs_execution_role_ecr"
 ACCOUNT = "123456789012"
@@ -46,10 +47,6 @@ def attached(iam, name="exec"):
 
 def inline_names(iam, name="exec"):
     return sorted(iam.list_role_policies(RoleName=name)["PolicyNames"])
-
-
-def writes(aws, mark):
-    return [r["operation"] for r in aws.requests(since=mark, mutating=True)]
 
 
 def four_way(ansible, aws, module_args, expect_ops):
