@@ -213,14 +213,25 @@ def plan_policy(client, repository, apply_change, registry_id=None, region=None)
 def apply_policy(client, change, force=False, propagation_timeout=120, verify_delay=1.0, max_writes=6):
     """Write a planned change, safely under concurrency, and return it with ``after`` as read back.
 
-    After a write the policy is read back (after a jittered ``verify_delay``, so that a writer
-    that read before our write has written by then); when applying the change to what is there
-    would change it again, another writer replaced it meanwhile, and the change is applied and
-    written again, up to ``max_writes`` writes."""
+    SetRepositoryPolicy has no revision check, so two things keep other writers' statements:
+    the change is applied to the policy as read right before each write (not to the one read
+    when planning, which another writer may have replaced since), and after a write the policy
+    is read back (after a jittered ``verify_delay``, so that a writer that read before our write
+    has written by then); when applying the change to what is there would change it again,
+    another writer replaced it meanwhile, and the change is applied and written again, up to
+    ``max_writes`` writes."""
     if not change.changed:
         return change
-    wanted = change.after
+    text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
+    current = parse_policy(text, change.where)
     for attempt in range(1, max_writes + 1):
+        wanted = change.apply_change(current)
+        if documents_equivalent(current, wanted):
+            change.after = current
+            change.registry_id = change.registry_id or read_registry
+            return change
+        if wanted is not None:
+            check_size(render_policy(wanted), f"the new {change.where}")
         if wanted is None:
             delete_repository_policy(client, change.repository, change.registry_id)
         else:
@@ -228,17 +239,14 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
                 client, change.repository, render_policy(wanted), change.registry_id, force, propagation_timeout, change.region
             )
             change.registry_id = change.registry_id or written_registry
+        change.attempts = attempt
         settle(verify_delay)
         text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
         current = parse_policy(text, change.where)
-        wanted = change.apply_change(current)
-        change.attempts = attempt
-        change.registry_id = change.registry_id or read_registry
-        if documents_equivalent(current, wanted):
+        if documents_equivalent(current, change.apply_change(current)):
             change.after = current
+            change.registry_id = change.registry_id or read_registry
             return change
-        if wanted is not None:
-            check_size(render_policy(wanted), f"the new {change.where}")
     raise ConcurrentWriteError(
         message=(
             f"gave up on {change.where} after {max_writes} writes: other writers kept replacing it. Run again, or have "

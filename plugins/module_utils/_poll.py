@@ -34,7 +34,7 @@ def jittered_sleeps(timeout, initial=1.0, maximum=10.0, clock=time.monotonic, sl
 
 
 def settle(seconds, sleep=time.sleep):
-    """Sleep between half and all of ``seconds`` (jittered so that parallel writers that started
-    together do not read back in lock-step)."""
+    """Sleep between three quarters and all of ``seconds`` (jittered so that parallel writers
+    that started together do not read back in lock-step)."""
     if seconds and seconds > 0:
-        sleep(random.uniform(seconds / 2.0, seconds))
+        sleep(random.uniform(seconds * 0.75, seconds))

@@ -186,9 +186,10 @@ options:
     description:
       - Seconds (jittered) to wait after a write before reading the policy back to confirm it.
       - Writers that read the policy before this write have written theirs by then, so a lost update is seen and
-        repaired. V(0) reads back at once.
+        repaired. A writer whose read-to-write gap is longer than this (a heavily loaded controller) can still
+        overwrite unseen; raise it when many jobs write the same repositories at once. V(0) reads back at once.
     type: float
-    default: 1.0
+    default: 2.0
   force:
     description:
       - Passed to C(SetRepositoryPolicy) as C(force), which lets a policy through that would stop the caller from
@@ -538,7 +539,7 @@ def main():
         delete_empty_policy=dict(type="bool", default=True),
         allow_public=dict(type="bool", default=False),
         propagation_timeout=dict(type="int", default=120),
-        verify_delay=dict(type="float", default=1.0),
+        verify_delay=dict(type="float", default=2.0),
         force=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(

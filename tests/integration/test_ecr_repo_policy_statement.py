@@ -333,6 +333,17 @@ def test_missing_repository_named_with_registry_and_region(ansible, aws, ecr):
     assert writes(aws, mark) == []
 
 
+def test_existing_policy_not_valid_json(ansible, aws, ecr):
+    """ECR validates what it stores, so the rig answers with the broken text (as a policy from a
+    broken tool would read): clear error, nothing written."""
+    aws.set_faults([{"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "respond",
+                     "body": {"registryId": ACCOUNT, "repositoryName": "app", "policyText": '{"Version": "2012-10-17", "Statement": ['}}])
+    mark = aws.mark()
+    result = ansible.module(MODULE, args())
+    assert result.failed and "is not valid JSON" in result.msg and "'app'" in result.msg, result
+    assert writes(aws, mark) == []
+
+
 def test_duplicate_sids_in_existing_policy(ansible, aws, ecr):
     statement = {"Sid": "Dup", "Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "ecr:BatchGetImage"}
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [statement, statement]})

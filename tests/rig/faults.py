@@ -4,11 +4,12 @@ A rule is a dict::
 
     {"service": "ecr",                   # SigV4 service name, or "*" (default)
      "operation": "SetRepositoryPolicy", # operation name, or "*" (default)
-     "kind": "throttle",                 # throttle | server_error | error | slow | drop
+     "kind": "throttle",                 # throttle | server_error | error | slow | drop | respond
      "times": 2,                         # fire on the next 2 matching requests, or
      "probability": 0.5, "seed": 7,      # fire on each matching request with this chance
      "delay": 1.5,                       # slow: seconds to wait before passing the request on
      "status": 400, "code": "...", "message": "...",  # error: what to answer
+     "body": {...},                      # respond: a canned JSON answer (status default 200)
      "name": "..."}                      # optional label, logged as "fault" (default: kind)
 
 With neither ``times`` nor ``probability`` a rule fires on every matching request.
@@ -31,7 +32,7 @@ from xml.sax.saxutils import escape
 
 from .requestlog import ENVIRON_FAULT, identify
 
-KINDS = ("throttle", "server_error", "error", "slow", "drop")
+KINDS = ("throttle", "server_error", "error", "slow", "drop", "respond")
 
 # The exception each service models for "the server failed"; others get InternalFailure.
 SERVER_EXCEPTIONS = {
@@ -61,7 +62,7 @@ class DropConnection(ConnectionAbortedError):
 class FaultRule:
     """One validated rule plus its firing state."""
 
-    _FIELDS = ("service", "operation", "kind", "times", "probability", "seed", "delay", "status", "code", "message", "name")
+    _FIELDS = ("service", "operation", "kind", "times", "probability", "seed", "delay", "status", "code", "message", "name", "body")
 
     def __init__(self, spec):
         if not isinstance(spec, dict):
@@ -87,8 +88,13 @@ class FaultRule:
         self.delay = spec.get("delay", 1.0)
         if not _is_number(self.delay) or self.delay < 0:
             raise ValueError("delay must be a non-negative number")
-        self.status = spec.get("status", 400)
-        if not _is_int(self.status) or not 400 <= self.status <= 599:
+        self.status = spec.get("status", 200 if self.kind == "respond" else 400)
+        if self.kind == "respond":
+            # A canned answer, e.g. a stored state the real service would never accept.
+            self.body = spec.get("body")
+            if not isinstance(self.body, dict):
+                raise ValueError("a fault of kind 'respond' needs a JSON object body")
+        elif not _is_int(self.status) or not 400 <= self.status <= 599:
             raise ValueError("status must be an HTTP error status (400-599)")
         self.code = _text(spec, "code", None)
         self.message = _text(spec, "message", "")
@@ -214,6 +220,10 @@ class FaultMiddleware:
             return self.app(environ, start_response)
         if rule.kind == "drop":
             raise DropConnection(f"rig: injected drop ({rule.name})")
+        if rule.kind == "respond":
+            data = json.dumps(rule.body).encode("utf-8")
+            start_response(f"{rule.status} OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))])
+            return [data]
         if rule.kind == "throttle":
             code = "Throttling" if info["protocol"] == "query" else "ThrottlingException"
             status, message = 400, "Rate exceeded"

@@ -1,0 +1,143 @@
+"""Injected faults (throttling, server errors, dropped connections on a third of all calls) and
+runs killed midway: the grant still converges, and the next run completes what a killed one left."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from reliability.support import (
+    assert_foreign_untouched,
+    count_faults,
+    count_operations,
+    create_execution_role,
+    create_repositories,
+    create_services,
+    failure_text,
+    fault_rules,
+    fmt_counts,
+    foreign_snapshot,
+    lightsail_inventory,
+    our_grants,
+    play,
+    playbook,
+    pullers,
+    start,
+)
+
+REPOSITORIES = ("web", "shared/base")
+ECS_ROLE = "api-execution"
+
+
+def fleet(aws, services):
+    """Lightsail services plus one ECS Fargate workload with an inline policy, on shared repositories."""
+    create_repositories(aws, REPOSITORIES)
+    create_services(aws, services)
+    create_execution_role(aws, ECS_ROLE)
+    aws.lightsail_config(puller_delay=0.3)
+    inventory = lightsail_inventory(services, REPOSITORIES)
+    inventory["all"]["hosts"]["api-task"] = {
+        "ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": ECS_ROLE, "ecr_pull_access_ecs_permissions": "inline"}
+    return inventory
+
+
+def assert_granted(aws, services):
+    roles = pullers(aws)
+    expected = sorted([roles[name][1]] for name in services)
+    assert all(roles[name][0] and roles[name][1] for name in services), roles
+    for repository in REPOSITORIES:
+        assert sorted(our_grants(aws, repository).values()) == expected, f"{repository}: {our_grants(aws, repository)}"
+    inline = aws.client("iam").get_role_policy(RoleName=ECS_ROLE, PolicyName="ecr-pull")["PolicyDocument"]
+    assert "ecr:BatchGetImage" in json.dumps(inline), inline
+
+
+def test_grant_converges_under_injected_faults(ansible, aws, scale):
+    services = [f"svc{i}" for i in range(scale.fault_services)]
+    inventory = fleet(aws, services)
+    snapshot = foreign_snapshot(aws)
+    for seed in scale.fault_seeds:
+        aws.set_faults(fault_rules(scale.fault_rate, seed))
+        mark = aws.mark()
+        began = time.monotonic()
+        run = play(ansible, playbook("grant"), inventory)
+        elapsed = time.monotonic() - began
+        log = aws.requests(since=mark)
+        aws.clear_faults()
+        faults = count_faults(log)
+        failed = sum(faults.values())
+        print(f"\nfaults (seed {seed}, {scale.fault_rate:.0%} configured, {len(services)} Lightsail services + 1 ECS workload): "
+              f"grant: {failed} of {len(log)} requests failed ({failed / max(len(log), 1):.0%}): {fmt_counts(faults)}; "
+              f"rc={run.rc} in {elapsed:.1f}s")
+        assert failed >= 0.2 * len(log), "fewer faults fired than intended"
+        assert run.rc == 0, failure_text(run)
+        assert_granted(aws, services)
+        assert_foreign_untouched(aws, snapshot)
+
+        # With the faults gone, a re-run finds nothing to do.
+        mark = aws.mark()
+        again = play(ansible, playbook("grant"), inventory)
+        assert again.rc == 0, again.stdout
+        assert aws.requests(since=mark, mutating=True) == [], "the re-run after the faulted grant wrote"
+        assert again.changed_tasks == [], again.changed_tasks
+
+        # Take it all back (also under faults in the long run), for the next seed.
+        if seed != scale.fault_seeds[-1]:
+            aws.set_faults(fault_rules(scale.fault_rate, seed + 100))
+            mark = aws.mark()
+            revoke = play(ansible, playbook("revoke"), inventory)
+            log = aws.requests(since=mark)
+            aws.clear_faults()
+            faults = count_faults(log)
+            print(f"revoke under faults: {sum(faults.values())} of {len(log)} requests failed: {fmt_counts(faults)}; rc={revoke.rc}")
+            assert revoke.rc == 0, failure_text(revoke)
+            assert all(not our_grants(aws, repository) for repository in REPOSITORIES)
+            assert_foreign_untouched(aws, snapshot)
+
+
+KILL_POINTS = {
+    # After a puller role was activated, before any policy write.
+    "after-activation": ("lightsail", "UpdateContainerService"),
+    # As soon as the first repository policy write lands (others may be on the wire too).
+    "during-policy-writes": ("ecr", "SetRepositoryPolicy"),
+}
+
+
+@pytest.mark.parametrize("kill_point", list(KILL_POINTS))
+def test_killed_run_is_completed_by_the_next(ansible, aws, scale, kill_point):
+    if kill_point != "after-activation" and not scale.stress:
+        pytest.skip("the short suite kills only after activation; --stress / PULLACCESS_STRESS=1 kills at every point")
+    services = ["svc0", "svc1"]
+    inventory = fleet(aws, services)
+    snapshot = foreign_snapshot(aws)
+    service, operation = KILL_POINTS[kill_point]
+    # Slow activations leave time to kill between activation and the policy writes.
+    aws.lightsail_config(puller_delay=2.0)
+
+    kill = threading.Event()
+    mark = aws.mark()
+    job = start(ansible, playbook("grant"), inventory, cancel_callback=kill.is_set)
+    deadline = time.monotonic() + 120
+    while not aws.requests(since=mark, service=service, operation=operation, mutating=True):
+        assert job[0].is_alive(), "the run ended before reaching the kill point:\n" + ansible.finish(job).stdout
+        assert time.monotonic() < deadline, "the run never reached the kill point"
+        time.sleep(0.05)
+    kill.set()
+    killed = ansible.finish(job)
+    assert killed.status == "canceled", (killed.status, killed.rc)
+    time.sleep(0.5)  # let calls that were on the wire land in the log
+    done = count_operations(aws.requests(since=mark, mutating=True))
+    print(f"\nkilled {kill_point}: writes before the kill: {fmt_counts(done)}")
+
+    aws.lightsail_config(puller_delay=0.3)
+    mark = aws.mark()
+    resumed = play(ansible, playbook("grant"), inventory)
+    assert resumed.rc == 0, resumed.stdout
+    print(f"the next run wrote: {fmt_counts(count_operations(aws.requests(since=mark, mutating=True)))}")
+    assert_granted(aws, services)
+    assert_foreign_untouched(aws, snapshot)
+
+    mark = aws.mark()
+    third = play(ansible, playbook("grant"), inventory)
+    assert third.rc == 0, third.stdout
+    assert aws.requests(since=mark, mutating=True) == [], "the third run wrote"
