@@ -219,10 +219,6 @@ WRITES_BEFORE_POLICY_CHECKS = ("repository policies are read and checked only in
                                "policy write), after the puller roles were activated")
 KNOWN_GAPS = {
     "D08-unknown-role-variable": "the role does not notice ecr_pull_access_* variables it does not know; the run succeeds",
-    "D17-ecs-role-name-malformed": WRITES_BEFORE_ECS_CHECKS,
-    "D18-ecs-star-principal": WRITES_BEFORE_ECS_CHECKS,
-    "D19-ecs-role-arn-short-account": WRITES_BEFORE_ECS_CHECKS,
-    "D20-ecs-task-definition-malformed": WRITES_BEFORE_ECS_CHECKS,
     "A01-missing-repository": WRITES_BEFORE_POLICY_CHECKS,
     "A04-missing-ecs-role": WRITES_BEFORE_ECS_CHECKS,
     "A05-missing-task-definition": WRITES_BEFORE_ECS_CHECKS,
