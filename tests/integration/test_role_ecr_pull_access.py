@@ -265,3 +265,30 @@ def test_cross_account_repository(ansible, aws):
 
     assert ansible.play(playbook(REVOKE), inventory=inventory).rc == 0
     assert other_policy() == {"Version": "2012-10-17", "Statement": [FOREIGN]}
+
+
+def test_credentials_from_callers_module_defaults(ansible, aws):
+    """A caller's `module_defaults: group/pullaccess.aws.aws` reaches the role's modules: with no
+    credentials in the environment, the grant only works because module_defaults gives them."""
+    aws.client("ecr").create_repository(repositoryName="web")
+    aws.client("lightsail").create_container_service(serviceName="svc0", power="nano", scale=1)
+    aws.lightsail_config(puller_delay=0.3)
+    play = [{
+        "name": "Caller's own playbook",
+        "hosts": "all",
+        "gather_facts": False,
+        "module_defaults": {"group/pullaccess.aws.aws": {"access_key": "testing", "secret_key": "testing"}},
+        "tasks": [{"name": "Grant", "ansible.builtin.include_role": {"name": "pullaccess.aws.ecr_pull_access"}}],
+    }]
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}, "hosts": {
+        "svc0": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web"]}}}}
+    no_credentials = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    run = ansible.play(play, inventory=inventory, env=no_credentials)
+    assert run.rc == 0, run.stdout
+    assert [s["Principal"]["AWS"] for s in policy(aws, "web")["Statement"]] == [[puller_arns(aws)["svc0"]]]
+
+    # The same play without module_defaults has no credentials at all: it must fail.
+    del play[0]["module_defaults"]
+    failed = ansible.play(play, inventory=inventory, env=no_credentials)
+    assert failed.rc != 0
+    assert "credentials" in failed.stdout.lower(), failed.stdout
