@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from rig import Rig  # noqa: E402  pylint: disable=wrong-import-position
 
 ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
 FOREIGN_STATEMENT = {
     "Sid": "CiPushFromBuildAccount",
     "Effect": "Allow",
@@ -51,7 +52,9 @@ def seed_account(rig):
         cpu="256", memory="512",
         containerDefinitions=[{"name": "billing", "image": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/worker:1.4", "essential": True}],
     )
+    rig.account_client("ecr", OTHER_ACCOUNT).create_repository(repositoryName="base-images")
     print("created ECR repositories web (with a CI push statement of someone else's), worker, shared/base")
+    print(f"created ECR repository base-images in another account ({OTHER_ACCOUNT})")
     print("created Lightsail container services shop-frontend, shop-api")
     print("created ECS task execution role billing-execution and task definition billing (image from worker)")
 
@@ -64,6 +67,12 @@ def show_state(rig):
             print(f"--- policy of {name}:\n{json.dumps(json.loads(text), indent=2)}")
         except ecr.exceptions.RepositoryPolicyNotFoundException:
             print(f"--- {name}: no policy")
+    other = rig.account_client("ecr", OTHER_ACCOUNT)
+    try:
+        text = other.get_repository_policy(repositoryName="base-images")["policyText"]
+        print(f"--- policy of base-images (account {OTHER_ACCOUNT}):\n{json.dumps(json.loads(text), indent=2)}")
+    except other.exceptions.RepositoryPolicyNotFoundException:
+        print(f"--- base-images (account {OTHER_ACCOUNT}): no policy")
     inline = rig.client("iam").list_role_policies(RoleName="billing-execution")["PolicyNames"]
     print(f"--- IAM role billing-execution inline policies: {inline or '(none)'}")
     for service in rig.client("lightsail").get_container_services()["containerServices"]:

@@ -11,13 +11,6 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-# The ECS module's own reference checks, so that a declaration it would refuse stops the whole
-# play before anything is written (not only that host, after other hosts' puller roles switched).
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import InvalidReferenceError
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import parse_task_definition_reference
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import InvalidRoleError
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import parse_role_reference
-
 WORKLOAD_TYPES = ("lightsail", "ecs")
 LAUNCH_TYPES = ("fargate", "ec2", "external")
 PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
@@ -114,6 +107,14 @@ def pull_access_plan(declaration, host="?"):
         role_name, task_definition = declaration.get("ecs_role_name"), declaration.get("ecs_task_definition")
         if bool(role_name) == bool(task_definition):
             _fail(host, "an ECS workload needs exactly one of ecr_pull_access_ecs_role_name and ecr_pull_access_ecs_task_definition")
+        # The ECS module's own reference checks, so that a declaration it would refuse stops the
+        # whole play before anything is written. Imported here: they pull in amazon.aws and boto3,
+        # which every forked worker would otherwise import for every host's plan.
+        from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import InvalidReferenceError
+        from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import parse_task_definition_reference
+        from ansible_collections.pullaccess.aws.plugins.module_utils._iam import InvalidRoleError
+        from ansible_collections.pullaccess.aws.plugins.module_utils._iam import parse_role_reference
+
         try:
             if role_name:
                 parse_role_reference(role_name)
