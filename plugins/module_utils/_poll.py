@@ -38,3 +38,9 @@ def settle(seconds, sleep=time.sleep):
     that started together do not read back in lock-step)."""
     if seconds and seconds > 0:
         sleep(random.uniform(seconds * 0.75, seconds))
+
+
+#: botocore client config for every client the modules make: botocore retries dropped
+#: connections and timeouts itself (AWSRetry only retries error codes), and its standard mode
+#: gives up after 3 attempts, too few when an endpoint drops many connections in a row.
+CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 10}}

@@ -375,6 +375,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import vali
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_conditions
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_principal
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_sid
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
 
 
 def validated_statement(entry, allow_public, where):
@@ -563,7 +564,7 @@ def main():
     except PolicyError as e:
         module.fail_json(msg=str(e), repository=params["repository"])
 
-    client = module.client("ecr")
+    client = module.client("ecr", config=CLIENT_CONFIG)
     notes = set()
 
     def plan(job):

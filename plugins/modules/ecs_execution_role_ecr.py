@@ -320,6 +320,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._iam import role_ar
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import role_instance_profile_arns
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import ecr_pull_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
 
 DEFAULT_POLICY_NAME = "ecr-pull"
 _POLICY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-")
@@ -485,7 +486,7 @@ def main():
     if request["task_definition"] is not None:
         region = request["task_definition"]["region"] or region
         try:
-            task, request["role"] = resolve_task_definition(module.client("ecs", retry_decorator=ecs_retry, region=region),
+            task, request["role"] = resolve_task_definition(module.client("ecs", retry_decorator=ecs_retry, region=region, config=CLIENT_CONFIG),
                                                             params["task_definition"], region)
         except (ParameterError, InvalidRoleError) as e:
             module.fail_json(msg=str(e))
@@ -494,7 +495,7 @@ def main():
         result["task_definition_arn"] = task["taskDefinitionArn"]
         account_id = parse_arn_account(task["taskDefinitionArn"])[1]
 
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff(), config=CLIENT_CONFIG)
     state = dict(role_arn=None, attached_policy_arns=[], inline_policy=None, repository_arns=None)
     before = dict(role_arn=None, attached_policy_arns=[], inline_policy=None)
     try:

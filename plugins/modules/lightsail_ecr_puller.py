@@ -282,6 +282,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import q
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import reported_puller_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import snake_service
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import validate_service_name
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
 
 
 def pending_note(check_mode, changed, names=None):
@@ -388,7 +389,7 @@ def main():
         module.exit_json(**fleet_result([], is_active, module.check_mode, module._diff))
 
     converge = dict(check_mode=module.check_mode, wait=module.params["wait"], wait_timeout=wait_timeout)
-    client = module.client("lightsail")
+    client = module.client("lightsail", config=CLIENT_CONFIG)
     try:
         if fleet:
             outcomes = converge_puller_roles(client, service_names, module.region, is_active, **converge)
