@@ -187,7 +187,12 @@ def find_role(client, reference):
 
     IAM looks roles up by name in the caller's account; when the reference is an ARN and the
     role found under that name has another ARN (other account or path), RoleMismatchError."""
-    role = get_iam_role(client, reference["name"])
+    return matching_role(get_iam_role(client, reference["name"]), reference)
+
+
+def matching_role(role, reference):
+    """``role`` (what IAM returned for the reference's name, or None) when it is the role the parsed
+    reference names; RoleMismatchError when the reference is an ARN of another account or path."""
     if role is not None and reference["arn"] and role["Arn"] != reference["arn"]:
         raise RoleMismatchError(
             message=(
@@ -234,14 +239,17 @@ def create_role(client, name, path, launch_type, check_mode, predicted_arn):
     return role
 
 
-def ensure_instance_profile(client, role_name, path, partition, account_id, role_exists, check_mode):
-    """Make sure an EC2 container instance role is usable: when no instance profile holds it,
-    put it in the instance profile named like the role (created when missing).
+def read_instance_profile(client, role_name, role_exists):
+    """Read what ``apply_instance_profile`` needs for an EC2 container instance role: the
+    instance profiles that hold the role and, when there are none, the instance profile named
+    like the role (None when missing).
 
-    Returns ``(changed, profile_arns)``. A role already in some instance profile is left as is."""
+    Returns ``{"profile_arns": [...], "named": profile or None}``. Raises
+    InstanceProfileConflictError when the role would have to go into an instance profile that
+    already holds another role, so that this is known before anything is written."""
     profiles = role_instance_profile_arns(client, role_name) if role_exists else []
     if profiles:
-        return False, profiles
+        return {"profile_arns": profiles, "named": None}
     found = list_iam_instance_profiles(client, name=role_name)
     profile = found[0] if found else None
     if profile and profile.get("Roles"):
@@ -253,6 +261,17 @@ def ensure_instance_profile(client, role_name, path, partition, account_id, role
                 "instance profile yourself"
             )
         )
+    return {"profile_arns": [], "named": profile}
+
+
+def apply_instance_profile(client, role_name, path, partition, account_id, current, check_mode):
+    """Put the role in the instance profile named like it (created when missing) unless an
+    instance profile already holds it; ``current`` is what ``read_instance_profile`` returned.
+
+    Returns ``(changed, profile_arns)``."""
+    if current["profile_arns"]:
+        return False, current["profile_arns"]
+    profile = current["named"]
     arn = profile["Arn"] if profile else instance_profile_arn(partition, account_id, role_name, path)
     if check_mode:
         return True, [arn]
@@ -261,6 +280,17 @@ def ensure_instance_profile(client, role_name, path, partition, account_id, role
         _wait_instance_profile_exists(client, role_name)
     add_role_to_iam_instance_profile(client, role_name, role_name)
     return True, [arn]
+
+
+def ensure_instance_profile(client, role_name, path, partition, account_id, role_exists, check_mode):
+    """Make sure an EC2 container instance role is usable: when no instance profile holds it,
+    put it in the instance profile named like the role (created when missing).
+
+    Returns ``(changed, profile_arns)``. A role already in some instance profile is left as is.
+    (``read_instance_profile`` then ``apply_instance_profile``, for callers that read everything
+    before writing anything.)"""
+    current = read_instance_profile(client, role_name, role_exists)
+    return apply_instance_profile(client, role_name, path, partition, account_id, current, check_mode)
 
 
 def ensure_managed_policy(client, role_name, policy_arn, attached, present, check_mode):

@@ -23,6 +23,8 @@ description:
     trust policy of an existing role are never touched (unlike C(amazon.aws.iam_role), which purges policies by
     default and needs the trust policy restated).
   - Comparison is by meaning, not bytes, so a converged run makes no write call.
+  - With O(workloads), one task manages the roles of many workloads (a fleet). Every workload is resolved, read and
+    checked before anything is written, and nothing is written when any of them fails its checks.
 author:
   - pullaccess.aws maintainers (@pullaccess)
 options:
@@ -30,7 +32,7 @@ options:
     description:
       - Name or ARN of the role that pulls the images.
       - An ARN must name a role of the account whose credentials are used (IAM is managed per account).
-      - Exactly one of O(role_name) and O(task_definition) is required.
+      - Exactly one of O(role_name), O(task_definition) and O(workloads) is required.
     type: str
   task_definition:
     description:
@@ -42,6 +44,73 @@ options:
       - Only with O(launch_type=fargate), since a task definition names the task execution role; for O(launch_type=ec2)
         and O(launch_type=external) the container instance role pulls, so give it with O(role_name).
     type: str
+  workloads:
+    description:
+      - The fleet form - many workloads in one task, each with its own role (O(workloads[].role_name)) or task
+        definition (O(workloads[].task_definition)) and its own options, checked like the single form's.
+      - All workloads are resolved, read and checked first (task definitions described, roles found, their
+        policies and instance profiles read), and the task fails naming every workload that fails, writing
+        nothing, when any does - a missing role or task definition, a task definition without an execution role, a
+        role ARN of another account, an instance profile that holds another role, or arguments that do not work
+        together. Then the roles are changed side by side.
+      - Workloads whose roles are the same role share its reads and writes; workloads asking the same of it are
+        fine. Two workloads that want different things of the same policy (the same inline policy with different
+        repositories or states, or the same managed policy attachment with different states), or would create the
+        role with different trust policies, fail the task before anything is written.
+      - The task's O(launch_type), O(permissions), O(create_role) and O(state) do not apply to the entries (each
+        entry has its own, with the same defaults); the task fails when one of them is set to another value than
+        its default. O(repositories) and O(policy_name) cannot be used with O(workloads).
+      - Repository names resolve in the task's region (O(region)), or the region of a task definition given by ARN.
+      - This is the form the C(pullaccess.aws.ecr_pull_access) role uses, one task per region for a whole play.
+      - Results are returned per workload in RV(workloads), in the order given.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - A label for the workload, used in messages, warnings, RV(workloads) and the diff (for example the
+            inventory host). Defaults to O(workloads[].role_name) or O(workloads[].task_definition).
+        type: str
+      role_name:
+        description:
+          - As O(role_name). Exactly one of O(workloads[].role_name) and O(workloads[].task_definition) is required.
+        type: str
+      task_definition:
+        description:
+          - As O(task_definition).
+        type: str
+      launch_type:
+        description:
+          - As O(launch_type).
+        type: str
+        choices: [fargate, ec2, external]
+        default: fargate
+      permissions:
+        description:
+          - As O(permissions).
+        type: str
+        choices: [managed, inline]
+        default: managed
+      repositories:
+        description:
+          - As O(repositories).
+        type: list
+        elements: str
+      policy_name:
+        description:
+          - As O(policy_name).
+        type: str
+      create_role:
+        description:
+          - As O(create_role).
+        type: bool
+        default: false
+      state:
+        description:
+          - As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
   launch_type:
     description:
       - Which role O(role_name) is, and so which managed policy and trust policy apply.
@@ -142,6 +211,29 @@ EXAMPLES = r"""
     role_name: arn:aws:iam::111122223333:role/ecsAnywhereRole
     launch_type: external
 
+- name: A fleet in one task (all workloads are checked before anything is written)
+  pullaccess.aws.ecs_execution_role_ecr:
+    region: us-east-1
+    workloads:
+      - name: web
+        task_definition: web
+      - name: worker
+        role_name: worker-task-execution
+        permissions: inline
+        repositories: [worker/app]
+      - name: cluster
+        role_name: ecs-cluster-instances
+        launch_type: ec2
+        create_role: true
+      - name: retired
+        role_name: old-task-execution
+        state: absent
+  register: fleet
+
+- name: Show the role of each workload
+  ansible.builtin.debug:
+    msg: "{{ fleet.workloads | items2dict(key_name='name', value_name='role_arn') }}"
+
 - name: Remove the inline policy again (the role and its other policies stay)
   pullaccess.aws.ecs_execution_role_ecr:
     role_name: web-task-execution
@@ -152,24 +244,24 @@ EXAMPLES = r"""
 RETURN = r"""
 role_name:
   description: Name of the role.
-  returned: always
+  returned: unless O(workloads) is given
   type: str
   sample: ecsTaskExecutionRole
 role_arn:
   description:
     - ARN of the role (in check mode, of the role that would be created).
     - V(null) when the role does not exist and O(state=absent).
-  returned: always
+  returned: unless O(workloads) is given
   type: str
   sample: arn:aws:iam::111122223333:role/ecsTaskExecutionRole
 launch_type:
   description: The launch type whose role this is.
-  returned: always
+  returned: unless O(workloads) is given
   type: str
   sample: fargate
 attached_policy_arns:
   description: ARNs of all managed policies attached to the role after the run (predicted in check mode), sorted.
-  returned: always
+  returned: unless O(workloads) is given
   type: list
   elements: str
   sample: ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
@@ -177,7 +269,7 @@ inline_policy:
   description:
     - With O(permissions=inline), the inline policy this module owns after the run (predicted in check mode).
     - V(null) with O(permissions=managed), or when the policy is not there.
-  returned: always
+  returned: unless O(workloads) is given
   type: dict
   contains:
     policy_name:
@@ -273,10 +365,76 @@ cross_account_repositories:
       description: ARN of the repository.
       type: str
       sample: arn:aws:ecr:us-east-1:444455556666:repository/shared/base-images
+workloads:
+  description:
+    - With O(workloads), one entry per workload, in the order given, with the keys the single form returns
+      (RV(role_name), RV(role_arn), RV(launch_type), RV(attached_policy_arns), RV(inline_policy) and, as there,
+      RV(instance_profile_arns), RV(task_definition_arn), RV(images) and RV(cross_account_repositories)), plus its
+      C(name) and whether it C(changed).
+    - Workloads of the same role report the same role state after the run (all of its writes, whichever workload
+      asked for them).
+    - Warnings about a workload's images start with its name.
+    - When writing to some roles failed (after every check passed), their workloads' entries have only C(name),
+      C(changed), C(failed=true) and C(msg); the others are complete.
+  returned: when O(workloads) is given
+  type: list
+  elements: dict
+  sample: [{"name": "web", "changed": true, "role_name": "web-task-execution", "launch_type": "fargate",
+            "role_arn": "arn:aws:iam::111122223333:role/web-task-execution",
+            "attached_policy_arns": ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"],
+            "inline_policy": null, "task_definition_arn": "arn:aws:ecs:us-east-1:111122223333:task-definition/web:12",
+            "images": [], "cross_account_repositories": []}]
+  contains:
+    name:
+      description: The workload's O(workloads[].name) (by default its role or task definition as given).
+      type: str
+      sample: web
+    changed:
+      description: Whether the run changed (or in check mode would change) something for this workload.
+      type: bool
+      sample: true
+    role_name:
+      description: As RV(role_name).
+      type: str
+      sample: web-task-execution
+    role_arn:
+      description: As RV(role_arn).
+      type: str
+      sample: arn:aws:iam::111122223333:role/web-task-execution
+    launch_type:
+      description: As RV(launch_type).
+      type: str
+      sample: fargate
+    attached_policy_arns:
+      description: As RV(attached_policy_arns).
+      type: list
+      elements: str
+      sample: ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+    inline_policy:
+      description: As RV(inline_policy).
+      type: dict
+    instance_profile_arns:
+      description: As RV(instance_profile_arns), when the workload's launch type is V(ec2) and the role exists.
+      type: list
+      elements: str
+    task_definition_arn:
+      description: As RV(task_definition_arn), when the workload names a task definition.
+      type: str
+    images:
+      description: As RV(images), when the workload names a task definition.
+      type: list
+      elements: dict
+    cross_account_repositories:
+      description: As RV(cross_account_repositories), when the workload names a task definition.
+      type: list
+      elements: dict
 diff:
-  description: With C(--diff), what this module manages before and after the run (predicted in check mode).
+  description:
+    - With C(--diff), what this module manages before and after the run (predicted in check mode).
+    - With O(workloads), a list of such diffs, one per workload in the order given, each with C(before_header) and
+      C(after_header) naming the workload.
   returned: when diff mode is on
-  type: dict
+  type: raw
   contains:
     before:
       description:
@@ -289,12 +447,14 @@ diff:
       type: dict
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import AnsibleECSError
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import InvalidReferenceError
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import describe_images
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import describe_task_definition
@@ -306,28 +466,93 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import resolve
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import InvalidRoleError
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import RoleMismatchError
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import RoleMissingError
+from ansible_collections.pullaccess.aws.plugins.module_utils._iam import apply_instance_profile
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import attached_policy_arns
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import create_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import ensure_inline_policy
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import ensure_instance_profile
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import ensure_managed_policy
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import find_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import get_inline_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import managed_policy_arn
+from ansible_collections.pullaccess.aws.plugins.module_utils._iam import matching_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import parse_arn_account
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import parse_role_reference
+from ansible_collections.pullaccess.aws.plugins.module_utils._iam import read_instance_profile
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import role_arn
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import role_instance_profile_arns
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import ecr_pull_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
 
 DEFAULT_POLICY_NAME = "ecr-pull"
 _POLICY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-")
+#: Reads and writes of different roles run side by side in this many threads.
+WORKERS = 8
+#: The task's options that only apply to the single form; with workloads they must keep their defaults.
+SINGLE_FORM_DEFAULTS = (("launch_type", "fargate"), ("permissions", "managed"), ("create_role", False), ("state", "present"))
+#: What the module reports in its checks (anything else is a bug and gives a traceback).
+REPORTED_ERRORS = (AnsibleAWSError, PolicyError, ValueError)
 
 
 class ParameterError(ValueError):
     """Arguments that cannot work together; the message says what to change."""
+
+
+class Workload:
+    """One workload of the task (the single form's arguments, or one entry of ``workloads``): its
+    checked request, and what the run found for it."""
+
+    def __init__(self, index, name, params, request, region):
+        self.index = index
+        self.name = name
+        self.launch_type = params["launch_type"]
+        self.present = params["state"] == "present"
+        self.create_role = params["create_role"]
+        self.task_definition = params["task_definition"]
+        self.request = request
+        # Repository names resolve in, and images are compared with, the task's region.
+        self.region = (request["task_definition"] or {}).get("region") or region
+        self.task = None
+        self.work = None
+        self.repository_arns = None
+        self.operation = None
+        self.created_role = None
+
+    @property
+    def policy_name(self):
+        """The inline policy this workload owns (None with permissions=managed)."""
+        return self.request["policy_name"]
+
+    @property
+    def ensures_profile(self):
+        """Whether the workload puts its ec2 role in an instance profile when none holds it."""
+        return self.launch_type == "ec2" and self.present and self.create_role
+
+
+class RoleWork:
+    """One IAM role and what the task's workloads want of it: read once, then changed once, so
+    workloads that share a role share its reads and writes."""
+
+    def __init__(self):
+        self.workloads = []
+        self.role = None  # boto3 shape; for a role the run creates, the role it would create
+        self.exists = False
+        self.creators = []  # the workloads that create the role (present, create_role, role missing)
+        self.managed = {}  # managed policy ARN -> (present, first workload)
+        self.inline = {}  # inline policy name -> (wanted document or None, first workload)
+        self.ec2 = False
+        self.ensure_profile = False
+        # Read before anything is written:
+        self.attached = []
+        self.documents = {}
+        self.profiles = {"profile_arns": [], "named": None}
+        # After the run (predicted in check mode):
+        self.created = False
+        self.changed = {}
+        self.attached_after = []
+        self.documents_after = {}
+        self.profile_arns_after = []
+        self.error = None
 
 
 def validated_request(params, region):
@@ -369,32 +594,52 @@ def validated_request(params, region):
     }
 
 
-def resolve_role(module, client, reference, present, launch_type):
-    """Find the role, or create it (predict it in check mode) when allowed.
+def validated_workloads(params, region):
+    """The task's workloads, checked before any AWS call: one for the single form (raising
+    ValueError saying what to fix), or one per entry of ``workloads``.
 
-    Returns ``(role_or_None, created)``. Raises RoleMissingError / RoleMismatchError."""
-    role = find_role(client, reference)
-    if role is not None or not present:
-        return role, False
-    if not module.params["create_role"]:
-        raise RoleMissingError(
-            message=(
-                f"role {reference['arn'] or reference['name']!r} does not exist; nothing was changed. Create it, set "
-                "create_role=true to have it created with the launch type's trust policy, or check the name"
+    Returns ``(workloads, problems)``; ``problems`` lists ``(indexes, names, error)`` for the
+    entries that are not valid, so that every entry is checked and all are reported at once."""
+    if params["workloads"] is None:
+        return [Workload(0, None, params, validated_request(params, region), region)], []
+    for key, default in SINGLE_FORM_DEFAULTS:
+        if params[key] != default:
+            raise ParameterError(
+                f"{key}={params[key]} is an option of the single form (role_name or task_definition) and does not apply to "
+                f"workloads; set {key} on each entry of workloads instead, and leave it out of the task"
             )
-        )
-    account_id, caller_partition = get_aws_account_info(module)
-    if reference["account_id"] and reference["account_id"] != account_id:
-        raise RoleMismatchError(
-            message=(
-                f"cannot create role {reference['arn']}: the credentials are for account {account_id}, and IAM creates "
-                "roles in the caller's account; nothing was changed"
-            )
-        )
-    partition = reference["partition"] or (partition_for_region(module.region) if module.region else caller_partition)
-    path = reference["path"] or "/"
-    predicted = role_arn(partition, account_id, reference["name"], path)
-    return create_role(client, reference["name"], path, launch_type, module.check_mode, predicted), True
+    if not params["workloads"]:
+        raise ParameterError("workloads is empty; list the workloads to manage")
+    workloads, problems = [], []
+    for index, entry in enumerate(params["workloads"]):
+        name = entry["name"] or entry["role_name"] or entry["task_definition"] or f"workloads[{index}]"
+        try:
+            if (entry["role_name"] is None) == (entry["task_definition"] is None):
+                raise ParameterError("give exactly one of role_name and task_definition")
+            workloads.append(Workload(index, name, entry, validated_request(entry, region), region))
+        except (ParameterError, InvalidRoleError, InvalidReferenceError) as e:
+            problems.append(((index,), (name,), e))
+    return workloads, problems
+
+
+def problem(workloads, error):
+    """A problem of the run: ``(indexes, names, error)`` of the workloads it concerns."""
+    return tuple(w.index for w in workloads), tuple(w.name for w in workloads), error
+
+
+def run_all(pool, function, items):
+    """``[(result, error)]`` of ``function`` on every item, in order, side by side in ``pool``
+    (in this thread for a single item). Only the errors the module reports are caught."""
+
+    def guarded(item):
+        try:
+            return function(item), None
+        except REPORTED_ERRORS as e:
+            return None, e
+
+    if len(items) <= 1:
+        return [guarded(item) for item in items]
+    return list(pool.map(guarded, items))
 
 
 def resolve_task_definition(client, task_definition, region):
@@ -414,48 +659,275 @@ def resolve_task_definition(client, task_definition, region):
         raise InvalidRoleError(f"task definition {task['taskDefinitionArn']}: {e}") from e
 
 
-def converge_permissions(client, role, created, request, launch_type, present, ensure_profile, region, check_mode):
-    """Bring what this module manages on ``role`` to the wanted state (predict it in check mode).
-
-    ``created`` says the role was created (or, in check mode, would be) by this run, so it has no
-    policies yet. Returns ``(changed, state)``: ``state`` has ``attached_policy_arns``,
-    ``inline_policy`` (the document or None), ``repository_arns``, ``before`` and, for ec2,
-    ``instance_profile_arns``."""
-    partition, account_id = parse_arn_account(role["Arn"])
-    name = role["RoleName"]
-    readable = not (created and check_mode)
-    repository_arns = None
-    if request["repositories"] is not None:
-        repository_arns = resolve_repository_arns(request["repositories"], partition, region, account_id)
-    changed = False
-    attached = attached_policy_arns(client, name) if readable else []
-    before = dict(role_arn=None if created else role["Arn"], attached_policy_arns=attached, inline_policy=None)
-    state = dict(role_arn=role["Arn"], attached_policy_arns=attached, inline_policy=None)
-    if request["policy_name"] is None:
-        changed, state["attached_policy_arns"] = ensure_managed_policy(
-            client, name, managed_policy_arn(launch_type, partition), attached, present, check_mode
-        )
-    else:
-        current = get_inline_policy(client, name, request["policy_name"]) if readable else None
-        before["inline_policy"] = current
-        wanted = ecr_pull_policy(repository_arns) if present else None
-        changed, state["inline_policy"] = ensure_inline_policy(client, name, request["policy_name"], current, wanted, check_mode)
-    if launch_type == "ec2":
-        if ensure_profile:
-            step, profiles = ensure_instance_profile(client, name, role["Path"], partition, account_id, readable, check_mode)
+def resolve_task_definitions(module, pool, workloads):
+    """Describe the task definitions the workloads name (each one once) and take the execution
+    role each names as the workload's role. Returns the problems found."""
+    named = [w for w in workloads if w.task_definition is not None]
+    clients = {}
+    for workload in named:
+        if workload.region not in clients:
+            clients[workload.region] = module.client("ecs", retry_decorator=ecs_retry, region=workload.region, config=CLIENT_CONFIG)
+    keys = list(dict.fromkeys((w.region, w.task_definition) for w in named))
+    found = dict(zip(keys, run_all(pool, lambda key: resolve_task_definition(clients[key[0]], key[1], key[0]), keys)))
+    problems = []
+    for workload in named:
+        value, error = found[(workload.region, workload.task_definition)]
+        if error is not None:
+            problems.append(problem([workload], error))
         else:
-            step, profiles = False, role_instance_profile_arns(client, name)
-        changed |= step
-        # The profiles only change when none held the role.
-        before["instance_profile_arns"] = [] if step else profiles
-        state["instance_profile_arns"] = profiles
-    return changed or created, dict(state, repository_arns=repository_arns, account_id=account_id, before=before)
+            workload.task, workload.request["role"] = value
+    return problems
+
+
+def resolve_role(module, found, workload, caller):
+    """The role a workload's reference names: ``found`` (what IAM has under the reference's
+    name, or None), or when it is missing the role the run would create, if allowed.
+
+    Returns ``(role_or_None, create)``; ``caller()`` gives ``(account_id, partition)`` of the
+    credentials. Raises RoleMissingError / RoleMismatchError."""
+    reference = workload.request["role"]
+    role = matching_role(found, reference)
+    if role is not None or not workload.present:
+        return role, False
+    if not workload.create_role:
+        raise RoleMissingError(
+            message=(
+                f"role {reference['arn'] or reference['name']!r} does not exist; nothing was changed. Create it, set "
+                "create_role=true to have it created with the launch type's trust policy, or check the name"
+            )
+        )
+    account_id, caller_partition = caller()
+    if reference["account_id"] and reference["account_id"] != account_id:
+        raise RoleMismatchError(
+            message=(
+                f"cannot create role {reference['arn']}: the credentials are for account {account_id}, and IAM creates "
+                "roles in the caller's account; nothing was changed"
+            )
+        )
+    partition = reference["partition"] or (partition_for_region(module.region) if module.region else caller_partition)
+    path = reference["path"] or "/"
+    return {"RoleName": reference["name"], "Path": path, "Arn": role_arn(partition, account_id, reference["name"], path)}, True
+
+
+def resolve_roles(module, pool, client, workloads):
+    """Find the role of every workload (each role name looked up once) and group the workloads
+    by role. Returns ``(works, problems)``."""
+    names = list(dict.fromkeys(w.request["role"]["name"] for w in workloads))
+    found = dict(zip(names, run_all(pool, lambda name: get_iam_role(client, name), names)))
+    caller = {}
+
+    def caller_account():
+        if "value" not in caller:
+            caller["value"] = get_aws_account_info(module)
+        return caller["value"]
+
+    works, problems = {}, []
+    for workload in workloads:
+        role, error = found[workload.request["role"]["name"]]
+        try:
+            if error is not None:
+                raise error
+            role, create = resolve_role(module, role, workload, caller_account)
+        except REPORTED_ERRORS as e:
+            problems.append(problem([workload], e))
+            continue
+        work = works.setdefault(role["RoleName"] if role else workload.request["role"]["name"], RoleWork())
+        work.workloads.append(workload)
+        workload.work = work
+        if create:
+            workload.created_role = role
+            work.creators.append(workload)
+            work.role = work.role or role
+        elif role is not None:
+            work.role, work.exists = role, True
+    return list(works.values()), problems
+
+
+def conflict(first, second, what, how):
+    """A problem of two workloads that want different things of the same role."""
+    return problem([first, second], ParameterError(f"{what}, so nothing was changed. {how}"))
+
+
+def plan_role(work):
+    """Work out what the workloads want of their role: which managed policies to attach or
+    detach, which inline policies to put or delete, whether to create the role or put it in an
+    instance profile. Returns the problems found: workloads that want different things of the
+    same policy, or would create the role differently."""
+    problems = []
+    name = work.role["RoleName"]
+    founder = work.creators[0] if work.creators else None
+    for creator in work.creators[1:]:
+        if creator.launch_type != founder.launch_type:
+            problems.append(
+                conflict(
+                    founder,
+                    creator,
+                    f"would both create role {name!r}, one with the trust policy of launch_type={founder.launch_type} and the other "
+                    f"with that of launch_type={creator.launch_type}",
+                    "Give them the same launch_type, or create the role first",
+                )
+            )
+        elif creator.created_role["Arn"] != founder.created_role["Arn"]:
+            problems.append(
+                conflict(
+                    founder,
+                    creator,
+                    f"would both create role {name!r}, one as {founder.created_role['Arn']} and the other as {creator.created_role['Arn']}",
+                    "Name the role the same way in both (by name, or by the same ARN), or create it first",
+                )
+            )
+    partition, account_id = parse_arn_account(work.role["Arn"])
+    for workload in work.workloads:
+        if workload.request["repositories"] is not None:
+            workload.repository_arns = resolve_repository_arns(workload.request["repositories"], partition, workload.region, account_id)
+        if workload.launch_type == "ec2":
+            work.ec2 = True
+            work.ensure_profile = work.ensure_profile or workload.ensures_profile
+        state = "state=present" if workload.present else "state=absent"
+        if workload.policy_name is None:
+            arn = managed_policy_arn(workload.launch_type, partition)
+            workload.operation = ("managed", arn)
+            present, first = work.managed.setdefault(arn, (workload.present, workload))
+            if present != workload.present:
+                problems.append(
+                    conflict(
+                        first,
+                        workload,
+                        f"both manage the attachment of {arn} to role {name!r}, one with state={'present' if present else 'absent'} "
+                        f"and the other with {state}",
+                        "Give them the same state, or leave one of them out",
+                    )
+                )
+            continue
+        wanted = ecr_pull_policy(workload.repository_arns) if workload.present else None
+        workload.operation = ("inline", workload.policy_name)
+        document, first = work.inline.setdefault(workload.policy_name, (wanted, workload))
+        if documents_equivalent(document, wanted):
+            continue
+        if first.present != workload.present:
+            what = f", one with state={'present' if first.present else 'absent'} and the other with {state}"
+            how = "Give them the same state, or give each its own policy_name"
+        else:
+            what = f" with different repositories ({', '.join(first.repository_arns or ['*'])} and {', '.join(workload.repository_arns or ['*'])})"
+            how = (
+                "The policy holds one list of repositories: give both the same repositories (every one the role pulls from), "
+                "or give each its own policy_name"
+            )
+        problems.append(conflict(first, workload, f"both manage inline policy {workload.policy_name!r} of role {name!r}{what}", how))
+    return problems
+
+
+def read_permissions(client, work):
+    """The read step: what the workloads manage on the role now (nothing is read for a role the
+    run creates). Raises InstanceProfileConflictError when the role would have to go into an
+    instance profile that holds another role."""
+    name = work.role["RoleName"]
+    work.attached = attached_policy_arns(client, name) if work.exists else []
+    work.documents = {policy_name: get_inline_policy(client, name, policy_name) if work.exists else None for policy_name in work.inline}
+    if work.ensure_profile:
+        work.profiles = read_instance_profile(client, name, work.exists)
+    elif work.ec2:
+        work.profiles = {"profile_arns": role_instance_profile_arns(client, name) if work.exists else [], "named": None}
+
+
+def apply_permissions(client, work, check_mode):
+    """The apply step: create the role when the run creates it, then bring its managed policy
+    attachments, inline policies and instance profile from what ``read_permissions`` read to
+    what ``plan_role`` planned (only predicting it in check mode). Writes only what differs."""
+    role = work.role
+    if work.creators:
+        role = create_role(client, role["RoleName"], role["Path"], work.creators[0].launch_type, check_mode, role["Arn"])
+        work.role, work.created = role, True
+    name = role["RoleName"]
+    attached = work.attached
+    for arn, (present, dummy) in work.managed.items():
+        work.changed[("managed", arn)], attached = ensure_managed_policy(client, name, arn, attached, present, check_mode)
+    work.attached_after = sorted(attached)
+    for policy_name, (wanted, dummy) in work.inline.items():
+        work.changed[("inline", policy_name)], work.documents_after[policy_name] = ensure_inline_policy(
+            client, name, policy_name, work.documents[policy_name], wanted, check_mode
+        )
+    if work.ensure_profile:
+        partition, account_id = parse_arn_account(role["Arn"])
+        work.changed["profile"], work.profile_arns_after = apply_instance_profile(client, name, role["Path"], partition, account_id, work.profiles, check_mode)
+    else:
+        work.profile_arns_after = work.profiles["profile_arns"]
+
+
+def workload_result(workload):
+    """What the run returns about one workload: ``(result, diff, notes)``, ``notes`` the
+    warnings about its task definition's images."""
+    work = workload.work
+    exists = work is not None and work.role is not None
+    changed = exists and (
+        (work.created and workload in work.creators)
+        or work.changed.get(workload.operation, False)
+        or (workload.ensures_profile and work.changed.get("profile", False))
+    )
+    policy_name = workload.policy_name
+    before = dict(role_arn=None, attached_policy_arns=[], inline_policy=None)
+    after = dict(before)
+    if exists:
+        before.update(role_arn=work.role["Arn"] if work.exists else None, attached_policy_arns=work.attached)
+        after.update(role_arn=work.role["Arn"], attached_policy_arns=work.attached_after)
+        if policy_name is not None:
+            before["inline_policy"], after["inline_policy"] = work.documents[policy_name], work.documents_after[policy_name]
+        if workload.launch_type == "ec2":
+            before["instance_profile_arns"], after["instance_profile_arns"] = work.profiles["profile_arns"], work.profile_arns_after
+    result = dict(after, changed=bool(changed), launch_type=workload.launch_type, role_name=workload.request["role"]["name"])
+    if after["inline_policy"] is not None:
+        result["inline_policy"] = dict(policy_name=policy_name, policy_document=after["inline_policy"])
+    notes = []
+    task = workload.task
+    if task is not None:
+        result["task_definition_arn"] = task["taskDefinitionArn"]
+        account_id = parse_arn_account(work.role["Arn"] if exists else task["taskDefinitionArn"])[1]
+        # With an inline policy, images its scope does not cover are worth a warning.
+        scope = (workload.repository_arns or ["*"]) if policy_name and workload.present and exists else None
+        result["images"], result["cross_account_repositories"], notes = describe_images(task.get("containerDefinitions"), workload.region, account_id, scope)
+    return result, dict(before=before, after=after), notes
+
+
+def describe_names(names):
+    """``'a'``, ``'a' and 'b'``, ``'a', 'b' and 'c'``."""
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def fail_on_problems(module, problems, total, stage, **extra):
+    """Fail naming every workload that failed (in the order given), each with what was wrong.
+    The single form fails as it always has, AWS errors with their details."""
+    if not problems:
+        return
+    if module.params["workloads"] is None:
+        error = problems[0][2]
+        if isinstance(error, AnsibleAWSError):
+            module.fail_json_aws_error(error)
+        if isinstance(error, PolicyError):
+            module.fail_json(msg=str(error), **extra)
+        module.fail_json(msg=str(error))
+    problems = sorted(problems, key=lambda found: min(found[0]))
+    failed = {index for indexes, dummy, dummy_error in problems for index in indexes}
+    lines = "; ".join(f"workload{'s' if len(names) > 1 else ''} {describe_names(names)}: {error}" for dummy, names, error in problems)
+    module.fail_json(msg=f"{len(failed)} of {total} workloads {stage}: {lines}", **extra)
 
 
 def main():
+    workload_options = dict(
+        name=dict(type="str"),
+        role_name=dict(type="str"),
+        task_definition=dict(type="str"),
+        launch_type=dict(type="str", default="fargate", choices=["fargate", "ec2", "external"]),
+        permissions=dict(type="str", default="managed", choices=["managed", "inline"]),
+        repositories=dict(type="list", elements="str"),
+        policy_name=dict(type="str"),
+        create_role=dict(type="bool", default=False),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
     argument_spec = dict(
         role_name=dict(type="str"),
         task_definition=dict(type="str"),
+        workloads=dict(type="list", elements="dict", options=workload_options),
         launch_type=dict(type="str", default="fargate", choices=["fargate", "ec2", "external"]),
         permissions=dict(type="str", default="managed", choices=["managed", "inline"]),
         repositories=dict(type="list", elements="str"),
@@ -466,68 +938,69 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[("role_name", "task_definition")],
-        required_one_of=[("role_name", "task_definition")],
+        mutually_exclusive=[("role_name", "task_definition", "workloads"), ("repositories", "workloads"), ("policy_name", "workloads")],
+        required_one_of=[("role_name", "task_definition", "workloads")],
     )
-    params = module.params
-    launch_type = params["launch_type"]
-    present = params["state"] == "present"
+    fleet = module.params["workloads"] is not None
 
     try:
-        request = validated_request(params, module.region)
+        workloads, problems = validated_workloads(module.params, module.region)
     except (ParameterError, InvalidRoleError, InvalidReferenceError) as e:
         module.fail_json(msg=str(e))
+    total = len(workloads) + len(problems)
 
-    result = dict(changed=False, launch_type=launch_type)
-    task = None
-    # Repository names resolve in, and images are compared with, the task's region.
-    region = module.region
-    account_id = None
-    if request["task_definition"] is not None:
-        region = request["task_definition"]["region"] or region
-        try:
-            task, request["role"] = resolve_task_definition(module.client("ecs", retry_decorator=ecs_retry, region=region, config=CLIENT_CONFIG),
-                                                            params["task_definition"], region)
-        except (ParameterError, InvalidRoleError) as e:
-            module.fail_json(msg=str(e))
-        except AnsibleECSError as e:
-            module.fail_json_aws_error(e)
-        result["task_definition_arn"] = task["taskDefinitionArn"]
-        account_id = parse_arn_account(task["taskDefinitionArn"])[1]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        # Every workload is resolved, read and checked before anything is written.
+        problems += resolve_task_definitions(module, pool, workloads)
+        client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff(), config=CLIENT_CONFIG)
+        works, found = resolve_roles(module, pool, client, [w for w in workloads if w.request["role"] is not None])
+        problems += found
+        # A role that neither exists nor is created by the run has nothing to remove.
+        works = [work for work in works if work.role is not None]
+        for work in works:
+            problems += plan_role(work)
+        read = run_all(pool, lambda work: read_permissions(client, work), works)
+        problems += [problem(work.workloads, error) for work, (dummy, error) in zip(works, read) if error is not None]
+        # The single form's failures carry what it knew, as they always have.
+        extra = {} if fleet else dict(changed=False, launch_type=workloads[0].launch_type)
+        if not fleet and workloads[0].task is not None:
+            extra["task_definition_arn"] = workloads[0].task["taskDefinitionArn"]
+        fail_on_problems(module, problems, total, "failed their checks, so nothing was changed", **extra)
 
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff(), config=CLIENT_CONFIG)
-    state = dict(role_arn=None, attached_policy_arns=[], inline_policy=None, repository_arns=None)
-    before = dict(role_arn=None, attached_policy_arns=[], inline_policy=None)
-    try:
-        role, created = resolve_role(module, client, request["role"], present, launch_type)
-        if role is not None:
-            ensure_profile = present and params["create_role"]
-            result["changed"], state = converge_permissions(
-                client, role, created, request, launch_type, present, ensure_profile, region, module.check_mode
-            )
-            before, account_id = state.pop("before"), state.pop("account_id")
-    except PolicyError as e:
-        module.fail_json(msg=str(e), **result)
-    except AnsibleIAMError as e:
-        module.fail_json_aws_error(e)
+        applied = run_all(pool, lambda work: apply_permissions(client, work, module.check_mode), works)
 
-    repository_arns = state.pop("repository_arns")
-    result.update(state, role_name=request["role"]["name"])
-    if result["inline_policy"] is not None:
-        result["inline_policy"] = dict(policy_name=request["policy_name"], policy_document=result["inline_policy"])
-
-    if task is not None:
-        # With an inline policy, images its scope does not cover are worth a warning.
-        scope = (repository_arns or ["*"]) if request["policy_name"] and present and role is not None else None
-        result["images"], result["cross_account_repositories"], notes = describe_images(
-            task.get("containerDefinitions"), region, account_id, scope
-        )
+    failures = []
+    for work, (dummy, error) in zip(works, applied):
+        if error is not None:
+            work.error = error
+            failures.append(problem(work.workloads, error))
+    if not fleet:
+        fail_on_problems(module, failures, total, "could not be changed", **extra)
+        result, diff, notes = workload_result(workloads[0])
         for note in notes:
             module.warn(note)
+        if module._diff:
+            result["diff"] = diff
+        module.exit_json(**result)
 
+    results, diffs = [], []
+    for workload in workloads:
+        work = workload.work
+        if work is not None and work.error is not None:
+            # Writing stopped part way for this role: say what is known.
+            changed = work.created or any(work.changed.values())
+            results.append(dict(name=workload.name, changed=changed, failed=True, msg=str(work.error)))
+            continue
+        result, diff, notes = workload_result(workload)
+        results.append(dict(result, name=workload.name))
+        diffs.append(dict(diff, before_header=workload.name, after_header=workload.name))
+        for note in notes:
+            module.warn(f"{workload.name}: {note}")
+    changed = any(result["changed"] for result in results)
+    fail_on_problems(module, failures, total, "could not be changed (the others were, see workloads)", changed=changed, workloads=results)
+    result = dict(changed=changed, workloads=results)
     if module._diff:
-        after = {key: state[key] for key in before if key in state}
-        result["diff"] = dict(before=before, after=after)
+        result["diff"] = diffs
     module.exit_json(**result)
 
 
