@@ -12,6 +12,8 @@ we read the policy back, and when another writer replaced it meanwhile we apply 
 what is there now and write again.
 """
 
+import time
+
 try:
     import botocore  # pylint: disable=unused-import
 except ImportError:
@@ -136,13 +138,15 @@ def _is_principal_not_found(error):
     return details.get("Code") == "InvalidParameterException" and PRINCIPAL_NOT_FOUND in str(details.get("Message", "")).lower()
 
 
-def set_repository_policy(client, repository, policy_text, registry_id=None, force=False, propagation_timeout=120, region=None):
+def set_repository_policy(client, repository, policy_text, registry_id=None, force=False, propagation_timeout=120, region=None,
+                          refresh=None):
     """Write a repository policy; returns the registry id ECR answers with.
 
     ECR rejects a policy naming an IAM principal it cannot see yet ("Principal not found") for a
     while after the principal was created; that rejection is retried until
-    ``propagation_timeout`` seconds have passed. Throttling and server errors are retried by
-    ``ecr_retry``."""
+    ``propagation_timeout`` seconds have passed, each retry with the text ``refresh()`` gives
+    when set (so that a retry does not write a policy read long ago). Throttling and server
+    errors are retried by ``ecr_retry``."""
     waits = jittered_sleeps(propagation_timeout, initial=2.0, maximum=15.0)
     while True:
         try:
@@ -161,6 +165,8 @@ def set_repository_policy(client, repository, policy_text, registry_id=None, for
                     ),
                     exception=e,
                 ) from e
+            if refresh is not None:
+                policy_text = refresh()
 
 
 @ECRErrorHandler.deletion_error_handler("delete the policy of repository {repository}")
@@ -184,6 +190,8 @@ class PolicyChange:
         self.after = after
         self.changed = not documents_equivalent(before, after)
         self.attempts = 0
+        # When ``before`` was read (time.monotonic()); see apply_policy.
+        self.read_at = None
 
     @property
     def where(self):
@@ -200,6 +208,7 @@ def plan_policy(client, repository, apply_change, registry_id=None, region=None)
     RepositoryMissingError, before anything is written."""
     text, found_registry = get_repository_policy(client, repository, registry_id, region)
     change = PolicyChange(repository, found_registry or registry_id, region, apply_change, None, None)
+    change.read_at = time.monotonic()
     change.before = parse_policy(text, change.where)
     change.after = apply_change(change.before)
     change.changed = not documents_equivalent(change.before, change.after)
@@ -214,16 +223,33 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
     """Write a planned change, safely under concurrency, and return it with ``after`` as read back.
 
     SetRepositoryPolicy has no revision check, so two things keep other writers' statements:
-    the change is applied to the policy as read right before each write (not to the one read
-    when planning, which another writer may have replaced since), and after a write the policy
-    is read back (after a jittered ``verify_delay``, so that a writer that read before our write
-    has written by then); when applying the change to what is there would change it again,
-    another writer replaced it meanwhile, and the change is applied and written again, up to
-    ``max_writes`` writes."""
+
+    * the change is applied to a policy read shortly before the write: the planning read when it
+      is younger than half of ``verify_delay``, else a fresh read (another writer may have
+      replaced the policy since planning);
+    * after a write the policy is read back after a jittered ``verify_delay`` (at least three
+      quarters of it). A writer that read before our write and writes after it has, by then,
+      written (its read-to-write gap is below half of its ``verify_delay``), so when applying
+      the change to what is there would change it again, another writer replaced it meanwhile,
+      and the change is applied and written again, up to ``max_writes`` writes.
+
+    All writers of a repository should use the same ``verify_delay`` for this to hold."""
     if not change.changed:
         return change
-    text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
-    current = parse_policy(text, change.where)
+    if change.read_at is not None and time.monotonic() - change.read_at < verify_delay / 2:
+        current, read_registry = change.before, change.registry_id
+    else:
+        text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
+        current = parse_policy(text, change.where)
+
+    def refresh():
+        text, _registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
+        wanted = change.apply_change(parse_policy(text, change.where))
+        if wanted is None:
+            return render_policy(change.after)
+        check_size(render_policy(wanted), f"the new {change.where}")
+        return render_policy(wanted)
+
     for attempt in range(1, max_writes + 1):
         wanted = change.apply_change(current)
         if documents_equivalent(current, wanted):
@@ -236,7 +262,7 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
             delete_repository_policy(client, change.repository, change.registry_id)
         else:
             written_registry = set_repository_policy(
-                client, change.repository, render_policy(wanted), change.registry_id, force, propagation_timeout, change.region
+                client, change.repository, render_policy(wanted), change.registry_id, force, propagation_timeout, change.region, refresh
             )
             change.registry_id = change.registry_id or written_registry
         change.attempts = attempt

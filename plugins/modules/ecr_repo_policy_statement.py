@@ -46,7 +46,8 @@ options:
       - Mutually exclusive with O(sid), O(principals) and O(conditions).
     type: list
     elements: dict
-    suboptions:
+    # The same suboptions again under policies[].statements (a YAML alias).
+    suboptions: &statement_suboptions
       sid:
         description: Statement id, as O(sid).
         type: str
@@ -96,34 +97,7 @@ options:
         type: list
         elements: dict
         required: true
-        suboptions:
-          sid:
-            description: Statement id, as O(sid).
-            type: str
-            required: true
-          state:
-            description: As O(state).
-            type: str
-            choices: [present, absent]
-            default: present
-          principals:
-            description: As O(principals).
-            type: list
-            elements: str
-          actions:
-            description: As O(actions); defaults to the task's O(actions).
-            type: list
-            elements: str
-          effect:
-            description: As O(effect); defaults to the task's O(effect).
-            type: str
-            choices: [Allow, Deny]
-          conditions:
-            description: As O(conditions).
-            type: dict
-          purge_principals:
-            description: As O(purge_principals); defaults to the task's O(purge_principals).
-            type: bool
+        suboptions: *statement_suboptions
   state:
     description:
       - V(present) makes sure the statement is in the policy as described.
@@ -188,6 +162,8 @@ options:
       - Writers that read the policy before this write have written theirs by then, so a lost update is seen and
         repaired. A writer whose read-to-write gap is longer than this (a heavily loaded controller) can still
         overwrite unseen; raise it when many jobs write the same repositories at once. V(0) reads back at once.
+      - The policy is read again right before a write unless the module's first read of it is younger than half of
+        this delay. Use the same value in every job that writes the same repositories.
     type: float
     default: 2.0
   force:
