@@ -88,6 +88,13 @@ def pull_access_plan(declaration, host="?"):
     ``declaration`` holds the role variables without their prefix: type, name, region, state,
     repositories, extra_repositories, exclusive, and the ECS ones. Raises AnsibleFilterError with
     what to fix."""
+    unknown = sorted(set(declaration.get("variables") or []) - set(declaration.get("known_variables") or []))
+    if declaration.get("known_variables") and unknown:
+        _fail(
+            host,
+            f"unknown variables {', '.join(unknown)}: the ecr_pull_access role has no such variables (misspelt?); "
+            "see its argument specification (ansible-doc -t role pullaccess.aws.ecr_pull_access)",
+        )
     workload_type = declaration.get("type")
     if workload_type not in WORKLOAD_TYPES:
         _fail(host, f"ecr_pull_access_type {workload_type!r} is not one of {', '.join(WORKLOAD_TYPES)}")
@@ -98,7 +105,7 @@ def pull_access_plan(declaration, host="?"):
     if not region or not _REGION_RE.match(str(region)):
         _fail(host, f"ecr_pull_access_region {region!r} is not set to a region code (set it, or AWS_REGION in the environment)")
     name = declaration.get("name")
-    plan = {"type": workload_type, "state": state, "region": region, "exclusive": bool(declaration.get("exclusive"))}
+    plan = {"type": workload_type, "state": state, "region": region, "exclusive": bool(declaration.get("exclusive")), "host": host}
     if workload_type == "lightsail":
         if not name:
             _fail(host, "ecr_pull_access_service_name is empty")
@@ -128,7 +135,8 @@ def pull_access_plan(declaration, host="?"):
         permissions = declaration.get("ecs_permissions") or "managed"
         if permissions not in ("managed", "inline"):
             _fail(host, f"ecr_pull_access_ecs_permissions {permissions!r} is not managed or inline")
-        plan.update(role_name=role_name, task_definition=task_definition, launch_type=launch_type, permissions=permissions)
+        plan.update(role_name=role_name, task_definition=task_definition, launch_type=launch_type, permissions=permissions,
+                    create_role=bool(declaration.get("ecs_create_role")), policy_name=declaration.get("ecs_policy_name") or None)
         # The Sid must outlive task definition revisions: family:3 and family:4 are one workload.
         identity = str(role_name or task_definition).rsplit("/", 1)[-1]
         plan["name"] = identity.split(":", 1)[0] if task_definition else identity
@@ -168,16 +176,61 @@ def _account_of(arn):
     return parts[4] if len(parts) > 5 else None
 
 
-def pull_access_policy_changes(workloads):
+# Stands in, in the checks before the puller roles are activated, for a principal ARN that
+# Lightsail assigns only on activation: the same shape and length, so that the policy size check
+# sees what the real statement will weigh.
+PENDING_ACCOUNT = "000000000000"
+PENDING_ROLE_ID = "pendingactivation".ljust(52, "0")
+
+
+def pending_puller_arn(plan):
+    """A stand-in for the puller principal ARN of a Lightsail service not activated yet."""
+    partition = _partition_of(plan["region"])
+    return (f"arn:{partition}:iam::{PENDING_ACCOUNT}:role/amazon/lightsail/{plan['region']}/containers/{plan['name']}/"
+            f"private-repo-access/{PENDING_ROLE_ID}")
+
+
+def _principals(pullers, ecs):
+    """Principal ARNs by workload from registered module results: Lightsail pullers by
+    (region, service name) and ECS roles by workload name (the host); later results win."""
+    found = {}
+    for result in pullers or []:
+        for puller in result.get("pullers") or []:
+            if puller.get("principal_arn") and puller.get("principal_arn_known", True):
+                found[("lightsail", result.get("item", {}).get("region"), puller.get("service_name"))] = puller["principal_arn"]
+    for result in ecs or []:
+        for workload in result.get("workloads") or []:
+            if workload.get("role_arn"):
+                found[("ecs", workload.get("name"))] = workload["role_arn"]
+    return found
+
+
+def _workload_principal(plan, found):
+    if plan["type"] == "lightsail":
+        return found.get(("lightsail", plan["region"], plan["name"]), "")
+    return found.get(("ecs", plan.get("host")), "")
+
+
+def pull_access_policy_changes(workloads, pullers=None, ecs=None, pending=False):
     """Aggregate the play's workloads into one change per repository.
 
-    ``workloads`` is a list of ``{"plan": <pull_access_plan>, "principal": ARN or ""}``. Returns
+    ``workloads`` is a list of plans (``pull_access_plan``), whose principals are looked up in
+    ``pullers`` and ``ecs`` (the registered results of the role's batched lightsail_ecr_puller and
+    ecs_execution_role_ecr tasks), or of ``{"plan": <plan>, "principal": ARN or ""}``. Returns
     a list of ``{"repository", "registry_id", "region", "statements"}`` sorted by repository:
     present workloads add their statement (ECS workloads only on repositories in another account
     than their role: same-account pulls are granted by the role's IAM policy), absent workloads
     remove theirs, and exclusive workloads remove theirs from every other repository of the run.
-    A present workload whose principal is not known yet (check mode before activation) is left out.
+    A present Lightsail workload whose principal is not known yet (before activation) is left
+    out, or with ``pending`` given a stand-in ARN (for checking the policies before activation).
     """
+    found = _principals(pullers, ecs)
+    workloads = [w if "plan" in w else {"plan": w, "principal": _workload_principal(w, found)} for w in workloads]
+    if pending:
+        workloads = [
+            dict(w, principal=w["principal"] or (pending_puller_arn(w["plan"]) if w["plan"]["type"] == "lightsail" else ""))
+            for w in workloads
+        ]
     changes = {}
 
     def change(ref):
@@ -228,16 +281,74 @@ def pull_access_policy_batches(changes):
     return [{"region": region, "policies": policies} for region, policies in sorted(batches.items())]
 
 
-def pull_access_puller_batches(plans, state):
-    """Group the play's Lightsail workloads in ``state`` by region: one
-    ``{"region", "service_names"}`` per region, for one lightsail_ecr_puller call each."""
+def pull_access_puller_batches(plans, state=None):
+    """Group the play's Lightsail workloads by region and state (only ``state`` when given): one
+    ``{"region", "state", "service_names"}`` per region and state, for one lightsail_ecr_puller
+    call each."""
     batches = {}
     for plan in plans:
-        if plan and plan["type"] == "lightsail" and plan["state"] == state:
-            names = batches.setdefault(plan["region"], [])
+        if plan and plan["type"] == "lightsail" and state in (None, plan["state"]):
+            names = batches.setdefault((plan["region"], plan["state"]), [])
             if plan["name"] not in names:
                 names.append(plan["name"])
-    return [{"region": region, "service_names": names} for region, names in sorted(batches.items())]
+    return [{"region": region, "state": wanted, "service_names": names} for (region, wanted), names in sorted(batches.items())]
+
+
+def pull_access_ecs_batches(plans, state=None):
+    """Group the play's ECS workloads by region (only those in ``state`` when given): one
+    ``{"region", "workloads"}`` per region, for one ecs_execution_role_ecr call each (its
+    ``workloads`` form), each workload named after its inventory host."""
+    batches = {}
+    for plan in plans:
+        if not plan or plan["type"] != "ecs" or state not in (None, plan["state"]):
+            continue
+        workload = {"name": plan["host"], "launch_type": plan["launch_type"], "permissions": plan["permissions"], "state": plan["state"]}
+        if plan["role_name"]:
+            workload["role_name"] = plan["role_name"]
+        else:
+            workload["task_definition"] = plan["task_definition"]
+        if plan["permissions"] == "inline":
+            workload["repositories"] = plan["inline_repositories"]
+            workload["policy_name"] = plan.get("policy_name")
+        if plan["state"] == "present":
+            workload["create_role"] = plan.get("create_role", False)
+        batches.setdefault(plan["region"], []).append(workload)
+    return [{"region": region, "workloads": workloads} for region, workloads in sorted(batches.items())]
+
+
+def pull_access_pending(results, state=None):
+    """From the registered results of a batched task run in check mode (lightsail_ecr_puller
+    with ``service_names``, ecs_execution_role_ecr with ``workloads``), the batches reduced to
+    the services / workloads that would change (only batches in ``state`` when given), for the
+    task that changes them; batches with nothing to change are left out."""
+    pending = []
+    for result in results or []:
+        item = result.get("item") or {}
+        if state is not None and item.get("state", state) != state:
+            continue
+        if "service_names" in item:
+            changing = {p["service_name"] for p in result.get("pullers") or [] if p.get("changed")}
+            names = [name for name in item["service_names"] if name in changing]
+            if names:
+                pending.append(dict(item, service_names=names))
+        elif "workloads" in item:
+            changing = {w["name"] for w in result.get("workloads") or [] if w.get("changed")}
+            workloads = [w for w in item["workloads"] if w["name"] in changing and (state is None or w["state"] == state)]
+            if workloads:
+                pending.append(dict(item, workloads=workloads))
+    return pending
+
+
+def pull_access_unknown_principals(plans, pullers):
+    """The present Lightsail workloads of ``plans`` whose puller principal ARN is not known from
+    ``pullers`` (registered lightsail_ecr_puller results), as ``{"host", "name", "sid",
+    "repositories"}`` (repository names): what a dry run cannot put into the policy diffs."""
+    found = _principals(pullers, None)
+    return [
+        {"host": plan["host"], "name": plan["name"], "sid": plan["sid"], "repositories": [ref["name"] for ref in plan["repositories"]]}
+        for plan in plans
+        if plan and plan["type"] == "lightsail" and plan["state"] == "present" and not _workload_principal(plan, found)
+    ]
 
 
 def pull_access_puller_arn(plan, batch_results):
@@ -263,4 +374,7 @@ class FilterModule:
             "pull_access_puller_batches": pull_access_puller_batches,
             "pull_access_policy_batches": pull_access_policy_batches,
             "pull_access_puller_arn": pull_access_puller_arn,
+            "pull_access_ecs_batches": pull_access_ecs_batches,
+            "pull_access_pending": pull_access_pending,
+            "pull_access_unknown_principals": pull_access_unknown_principals,
         }

@@ -96,7 +96,7 @@ def test_grant_check_rerun_revoke(ansible, account):
     assert dry.rc == 0, dry.stdout
     assert aws.requests(since=mark, mutating=True) == []
     assert "only exists after a real run activates it" in dry.stdout
-    activation = dry.task("Activate the Lightsail ECR image puller roles (one call per region for the whole play)")
+    activation = dry.task("Read the Lightsail services' ECR image puller roles (one call per region; nothing is changed)")
     assert activation.changed, activation
     pullers = activation["results"][0]["pullers"]
     assert sorted(p["service_name"] for p in pullers) == ["svc0", "svc1", "svc2"]
@@ -108,6 +108,12 @@ def test_grant_check_rerun_revoke(ansible, account):
     real = ansible.play(playbook(GRANT), inventory=inventory, diff=True)
     assert real.rc == 0, real.stdout
     assert len(aws.requests(since=mark, operation="UpdateContainerService")) == 3
+    # Everything is read and checked before the first write; then each repository policy is
+    # read once more to write it (the check ran before the activation) and read back once.
+    calls = aws.requests(since=mark)
+    first_write = next(i for i, r in enumerate(calls) if r["mutating"])
+    assert {r["operation"] for r in calls[:first_write]} >= {"GetContainerServices", "GetRole", "GetRepositoryPolicy"}, calls[:first_write]
+    assert sum(r["operation"] == "GetRepositoryPolicy" for r in calls[:first_write]) == 3, calls[:first_write]  # web, shared/base, worker
     writes = policy_writes(aws, mark)
     per_repo = {}
     for request in writes:

@@ -161,17 +161,17 @@ def test_repository_ref_needs_a_region():
     [
         (
             lightsail(),
-            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop",
+            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop", "host": HOST,
              "repositories": [ref("app")], "cleanup_repositories": []},
         ),
         (
             lightsail(state="absent", exclusive=True, repositories=["app", {"name": "base", "registry_id": OTHER}]),
-            {"type": "lightsail", "state": "absent", "region": REGION, "exclusive": True, "name": "shop",
+            {"type": "lightsail", "state": "absent", "region": REGION, "exclusive": True, "name": "shop", "host": HOST,
              "repositories": [ref("app"), ref("base", OTHER)], "cleanup_repositories": []},
         ),
         (
             lightsail(state="", repositories=None),
-            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop",
+            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop", "host": HOST,
              "repositories": [], "cleanup_repositories": []},
         ),
     ],
@@ -599,13 +599,17 @@ def plan_of(declaration):
     "declarations, state, expected",
     [
         ([], "present", []),
-        ([lightsail(name="a"), lightsail(name="b"), lightsail(name="a")], "present", [{"region": REGION, "service_names": ["a", "b"]}]),
-        ([lightsail(name="a"), lightsail(name="b", state="absent")], "absent", [{"region": REGION, "service_names": ["b"]}]),
+        ([lightsail(name="a"), lightsail(name="b"), lightsail(name="a")], "present",
+         [{"region": REGION, "state": "present", "service_names": ["a", "b"]}]),
+        ([lightsail(name="a"), lightsail(name="b", state="absent")], "absent", [{"region": REGION, "state": "absent", "service_names": ["b"]}]),
         ([lightsail(name="a", region="eu-west-1", repositories=[]), lightsail(name="b")], "present",
-         [{"region": "eu-west-1", "service_names": ["a"]}, {"region": REGION, "service_names": ["b"]}]),
-        ([ecs(), lightsail(name="a")], "present", [{"region": REGION, "service_names": ["a"]}]),
+         [{"region": "eu-west-1", "state": "present", "service_names": ["a"]}, {"region": REGION, "state": "present", "service_names": ["b"]}]),
+        ([ecs(), lightsail(name="a")], "present", [{"region": REGION, "state": "present", "service_names": ["a"]}]),
+        ([lightsail(name="a"), lightsail(name="b", state="absent"), lightsail(name="c", region="eu-west-1", repositories=[])], None,
+         [{"region": "eu-west-1", "state": "present", "service_names": ["c"]}, {"region": REGION, "state": "absent", "service_names": ["b"]},
+          {"region": REGION, "state": "present", "service_names": ["a"]}]),
     ],
-    ids=["none", "dedup-one-region", "absent-only", "per-region", "ecs-left-out"],
+    ids=["none", "dedup-one-region", "absent-only", "per-region", "ecs-left-out", "all-states"],
 )
 def test_puller_batches(declarations, state, expected):
     assert pull_access.pull_access_puller_batches([plan_of(d) for d in declarations], state) == expected
@@ -642,3 +646,146 @@ def test_policy_batches_group_by_region():
         ]},
     ]
     assert not pull_access.pull_access_policy_batches([])
+
+
+# ---------------------------------------------------------------------------------------------
+# unknown role variables
+# ---------------------------------------------------------------------------------------------
+
+KNOWN = ["ecr_pull_access_type", "ecr_pull_access_exclusive", "ecr_pull_access_plan"]
+
+
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        (["ecr_pull_access_type", "ecr_pull_access_exclusve"], "unknown variables ecr_pull_access_exclusve: "),
+        (["ecr_pull_access_reposiories", "ecr_pull_access_type", "ecr_pull_access_a"],
+         "unknown variables ecr_pull_access_a, ecr_pull_access_reposiories: "),
+    ],
+    ids=["one", "two-sorted"],
+)
+def test_plan_rejects_unknown_variables(variables, message):
+    with fails(re.escape(message) + ".*misspelt"):
+        pull_access.pull_access_plan(lightsail(variables=variables, known_variables=KNOWN), HOST)
+
+
+@pytest.mark.parametrize("variables", [[], KNOWN, ["ecr_pull_access_type"]], ids=["none", "all-known", "some-known"])
+def test_plan_accepts_known_variables(variables):
+    assert pull_access.pull_access_plan(lightsail(variables=variables, known_variables=KNOWN), HOST)["name"] == "shop"
+
+
+def test_role_knows_every_option_of_its_argument_spec():
+    """The role's list of known variables names every option of its argument specification."""
+    import os
+
+    import yaml
+
+    role = os.path.join(os.path.dirname(pull_access.__file__), "..", "..", "roles", "ecr_pull_access")
+    with open(os.path.join(role, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        options = set(yaml.safe_load(handle)["argument_specs"]["main"]["options"])
+    with open(os.path.join(role, "vars", "main.yml"), encoding="utf-8") as handle:
+        known = set(yaml.safe_load(handle)["ecr_pull_access_known_variables"])
+    assert options <= known, sorted(options - known)
+    with open(os.path.join(role, "tasks", "access.yml"), encoding="utf-8") as handle:
+        tasks = handle.read()
+    set_by_role = set(re.findall(r"(?:register: |^\s+)(ecr_pull_access_[a-z_]+)(?=:|$)", tasks, flags=re.MULTILINE))
+    assert set_by_role <= known, sorted(set_by_role - known)
+
+
+# ---------------------------------------------------------------------------------------------
+# pull_access_ecs_batches / pull_access_pending / pull_access_unknown_principals
+# ---------------------------------------------------------------------------------------------
+
+def host_plan(declaration, host):
+    return pull_access.pull_access_plan(declaration, host)
+
+
+def test_ecs_batches():
+    plans = [
+        host_plan(ecs(), "api"),
+        host_plan(ecs(ecs_role_name="", ecs_task_definition="web:3", ecs_create_role=True), "web"),
+        host_plan(ecs(ecs_permissions="inline", ecs_policy_name="pull", repositories=["app", {"name": "base", "registry_id": OTHER}],
+                      region="eu-west-1"), "eu"),
+        host_plan(ecs(state="absent", ecs_role_name="old"), "old"),
+        host_plan(lightsail(), "shop"),
+    ]
+    assert pull_access.pull_access_ecs_batches(plans) == [
+        {"region": "eu-west-1", "workloads": [
+            {"name": "eu", "role_name": "ecsTaskExecutionRole", "launch_type": "fargate", "permissions": "inline", "state": "present",
+             "repositories": ["app", f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base"], "policy_name": "pull", "create_role": False}]},
+        {"region": REGION, "workloads": [
+            {"name": "api", "role_name": "ecsTaskExecutionRole", "launch_type": "fargate", "permissions": "managed", "state": "present",
+             "create_role": False},
+            {"name": "web", "task_definition": "web:3", "launch_type": "fargate", "permissions": "managed", "state": "present",
+             "create_role": True},
+            {"name": "old", "role_name": "old", "launch_type": "fargate", "permissions": "managed", "state": "absent"}]},
+    ]
+    assert [w["name"] for b in pull_access.pull_access_ecs_batches(plans, "absent") for w in b["workloads"]] == ["old"]
+    assert pull_access.pull_access_ecs_batches([host_plan(lightsail(), "shop")]) == []
+
+
+PULLER_CHECK = [
+    {"item": {"region": REGION, "state": "present", "service_names": ["a", "b", "c"]},
+     "pullers": [{"service_name": "a", "changed": True}, {"service_name": "b", "changed": False}, {"service_name": "c", "changed": True}]},
+    {"item": {"region": REGION, "state": "absent", "service_names": ["d"]}, "pullers": [{"service_name": "d", "changed": False}]},
+    {"item": {"region": "eu-west-1", "state": "absent", "service_names": ["e"]}, "pullers": [{"service_name": "e", "changed": True}]},
+]
+ECS_CHECK = [
+    {"item": {"region": REGION, "workloads": [{"name": "api", "state": "present"}, {"name": "old", "state": "absent"},
+                                              {"name": "web", "state": "present"}]},
+     "workloads": [{"name": "api", "changed": True}, {"name": "old", "changed": True}, {"name": "web", "changed": False}]},
+]
+
+
+@pytest.mark.parametrize(
+    "results, state, expected",
+    [
+        (PULLER_CHECK, "present", [{"region": REGION, "state": "present", "service_names": ["a", "c"]}]),
+        (PULLER_CHECK, "absent", [{"region": "eu-west-1", "state": "absent", "service_names": ["e"]}]),
+        (PULLER_CHECK, None, [{"region": REGION, "state": "present", "service_names": ["a", "c"]},
+                              {"region": "eu-west-1", "state": "absent", "service_names": ["e"]}]),
+        (ECS_CHECK, "present", [{"region": REGION, "workloads": [{"name": "api", "state": "present"}]}]),
+        (ECS_CHECK, "absent", [{"region": REGION, "workloads": [{"name": "old", "state": "absent"}]}]),
+        ([], "present", []),
+        (None, "present", []),
+        ([{"item": {"region": REGION, "state": "present", "service_names": ["a"]}, "failed": True}], "present", []),
+    ],
+    ids=["pullers-present", "pullers-absent", "pullers-all", "ecs-present", "ecs-absent", "empty", "none", "no-pullers"],
+)
+def test_pending(results, state, expected):
+    assert pull_access.pull_access_pending(results, state) == expected
+
+
+def puller_results(*pullers, region=REGION):
+    return [{"item": {"region": region}, "pullers": list(pullers)}]
+
+
+def test_changes_from_plans_and_results():
+    shop, blog = host_plan(lightsail(), "shop"), host_plan(lightsail(name="blog"), "blog")
+    api = host_plan(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), "api")
+    check = puller_results({"service_name": "shop", "principal_arn": "", "principal_arn_known": False},
+                           {"service_name": "blog", "principal_arn": BLOG_PRINCIPAL, "principal_arn_known": True})
+    activated = puller_results({"service_name": "shop", "principal_arn": LIGHTSAIL_PRINCIPAL, "principal_arn_known": True})
+    ecs_results = [{"item": {"region": REGION}, "workloads": [{"name": "api", "role_arn": ECS_ROLE}]}]
+    before = pull_access.pull_access_policy_changes([shop, blog, api], check, ecs_results)
+    assert [(e["repository"], [s["sid"] for s in e["statements"]]) for e in before] == [("app", [blog["sid"]]), ("base", [api["sid"]])]
+    after = pull_access.pull_access_policy_changes([shop, blog, api], check + activated, ecs_results)
+    app = next(e for e in after if e["repository"] == "app")
+    assert {s["sid"]: s["principals"] for s in app["statements"]} == {shop["sid"]: [LIGHTSAIL_PRINCIPAL], blog["sid"]: [BLOG_PRINCIPAL]}
+
+
+def test_changes_pending_stand_in():
+    shop = host_plan(lightsail(name="shop"), "shop")
+    changes = pull_access.pull_access_policy_changes([shop], puller_results({"service_name": "shop", "principal_arn": ""}), None, pending=True)
+    (statement,) = changes[0]["statements"]
+    arn = statement["principals"][0]
+    assert re.match(r"^arn:aws:iam::000000000000:role/amazon/lightsail/us-east-1/containers/shop/private-repo-access/[0-9a-v]{52}$", arn)
+    assert not pull_access.pull_access_policy_changes([shop], puller_results({"service_name": "shop", "principal_arn": ""}), None)
+
+
+def test_unknown_principals():
+    shop, blog = host_plan(lightsail(), "shop"), host_plan(lightsail(name="blog", repositories=["app", "base"]), "blog")
+    gone = host_plan(lightsail(name="gone", state="absent"), "gone")
+    found = pull_access.pull_access_unknown_principals(
+        [shop, blog, gone, host_plan(ecs(), "api")], puller_results({"service_name": "shop", "principal_arn": LIGHTSAIL_PRINCIPAL}))
+    assert found == [{"host": "blog", "name": "blog", "sid": blog["sid"], "repositories": ["app", "base"]}]
