@@ -210,24 +210,10 @@ ROWS = {
 }
 
 
-# Rows the collection does not meet yet (reported; see docs/reliability.md). The error text is
-# still checked; the run writing before it fails (or not failing) is reported as xfail. A row
-# listed here that meets the requirement fails the test, so that the entry gets removed.
-WRITES_BEFORE_ECS_CHECKS = ("the Lightsail puller roles of the play are activated before the ECS workloads' roles and task "
-                            "definitions are checked (by ecs_execution_role_ecr, in the next task)")
-WRITES_BEFORE_POLICY_CHECKS = ("repository policies are read and checked only in the policy task (all of them before any "
-                               "policy write), after the puller roles were activated")
-KNOWN_GAPS = {
-    "D08-unknown-role-variable": "the role does not notice ecr_pull_access_* variables it does not know; the run succeeds",
-    "A01-missing-repository": WRITES_BEFORE_POLICY_CHECKS,
-    "A04-missing-ecs-role": WRITES_BEFORE_ECS_CHECKS,
-    "A05-missing-task-definition": WRITES_BEFORE_ECS_CHECKS,
-    "A06-task-definition-without-execution-role": WRITES_BEFORE_ECS_CHECKS,
-    "A07-ecs-role-of-other-account": WRITES_BEFORE_ECS_CHECKS,
-    "A08-policy-invalid-json": WRITES_BEFORE_POLICY_CHECKS,
-    "A09-policy-duplicate-sids": WRITES_BEFORE_POLICY_CHECKS,
-    "A10-policy-over-size-limit": WRITES_BEFORE_POLICY_CHECKS,
-}
+# Rows the collection does not meet yet, with the reason (reported; see docs/reliability.md). The
+# error text is still checked; the run writing before it fails (or not failing) is reported as
+# xfail. A row listed here that meets the requirement fails the test, so that the entry gets removed.
+KNOWN_GAPS = {}
 
 
 def seed_account(aws):
