@@ -43,4 +43,6 @@ def settle(seconds, sleep=time.sleep):
 #: botocore client config for every client the modules make: botocore retries dropped
 #: connections and timeouts itself (AWSRetry only retries error codes), and its standard mode
 #: gives up after 3 attempts, too few when an endpoint drops many connections in a row.
-CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 10}}
+#: The connection pool is as large as the modules' thread pools (``WORKERS``).
+WORKERS = 16
+CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 10}, "max_pool_connections": WORKERS}

@@ -352,6 +352,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import vali
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_principal
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_sid
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import WORKERS
 
 
 def validated_statement(entry, allow_public, where):
@@ -453,7 +454,7 @@ def run_all(function, items):
 
     if len(items) == 1:
         return [guarded(items[0])]
-    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
         return list(pool.map(guarded, items))
 
 

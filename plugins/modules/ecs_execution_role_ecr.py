@@ -483,11 +483,10 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import Poli
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import ecr_pull_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import WORKERS
 
 DEFAULT_POLICY_NAME = "ecr-pull"
 _POLICY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-")
-#: Reads and writes of different roles run side by side in this many threads.
-WORKERS = 8
 #: The task's options that only apply to the single form; with workloads they must keep their defaults.
 SINGLE_FORM_DEFAULTS = (("launch_type", "fargate"), ("permissions", "managed"), ("create_role", False), ("state", "present"))
 #: What the module reports in its checks (anything else is a bug and gives a traceback).
@@ -949,6 +948,7 @@ def main():
         module.fail_json(msg=str(e))
     total = len(workloads) + len(problems)
 
+    # Reads and writes of different roles run side by side.
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         # Every workload is resolved, read and checked before anything is written.
         problems += resolve_task_definitions(module, pool, workloads)
