@@ -123,13 +123,24 @@ def describe_repository(client, repository, registry_id=None, region=None):
         raise
 
 
-@ecr_retry
-def _set_repository_policy(client, repository, registry_id, policy_text, force):
+def _set_repository_policy_once(client, repository, registry_id, policy_text, force):
     params = _repository_params(repository, registry_id)
     params["policyText"] = policy_text
     if force:
         params["force"] = True
     return client.set_repository_policy(**params)
+
+
+_set_repository_policy = ecr_retry(_set_repository_policy_once)
+
+
+def is_transient(error):
+    """Whether a failed call is worth repeating: throttling, a server error or a connection
+    that failed or dropped (botocore exceptions other than ClientError)."""
+    if isinstance(error, botocore.exceptions.ClientError):
+        status = (getattr(error, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return _error_code(error) in ECR_RETRYABLE_CODES + ["Throttling", "ThrottledException", "RequestLimitExceeded"] or status >= 500
+    return isinstance(error, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError))
 
 
 def _is_principal_not_found(error):
@@ -144,16 +155,29 @@ def set_repository_policy(client, repository, policy_text, registry_id=None, for
 
     ECR rejects a policy naming an IAM principal it cannot see yet ("Principal not found") for a
     while after the principal was created; that rejection is retried until
-    ``propagation_timeout`` seconds have passed, each retry with the text ``refresh()`` gives
-    when set (so that a retry does not write a policy read long ago). Throttling and server
-    errors are retried by ``ecr_retry``."""
+    ``propagation_timeout`` seconds have passed.
+
+    Without ``refresh``, throttling and server errors are retried by ``ecr_retry`` with the same
+    text. With ``refresh``, every retry (also after throttling, a server error or a dropped
+    connection) writes the text ``refresh()`` gives, made from a fresh read, so that no retry
+    writes a policy read long ago; ``client`` should then not retry by itself either
+    (``WRITE_CLIENT_CONFIG``)."""
     waits = jittered_sleeps(propagation_timeout, initial=2.0, maximum=15.0)
+    transient = jittered_sleeps(propagation_timeout, initial=1.0, maximum=20.0)
     while True:
         try:
-            response = _set_repository_policy(client, repository, registry_id, policy_text, force)
+            if refresh is None:
+                response = _set_repository_policy(client, repository, registry_id, policy_text, force)
+            else:
+                response = _set_repository_policy_once(client, repository, registry_id, policy_text, force)
             return response.get("registryId")
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             _raise_if_repository_missing(e, repository, registry_id, region)
+            if refresh is not None and is_transient(e):
+                if not next(transient, 0):
+                    raise AnsibleECRError(message=f"Failed to set the policy of repository {repository}", exception=e) from e
+                policy_text = refresh()
+                continue
             if not _is_principal_not_found(e):
                 raise AnsibleECRError(message=f"Failed to set the policy of repository {repository}", exception=e) from e
             if not next(waits, 0):
@@ -170,9 +194,9 @@ def set_repository_policy(client, repository, policy_text, registry_id=None, for
 
 
 @ECRErrorHandler.deletion_error_handler("delete the policy of repository {repository}")
-@ecr_retry
-def delete_repository_policy(client, repository, registry_id=None):
-    """Delete a repository policy; False when there was none."""
+def delete_repository_policy_once(client, repository, registry_id=None):
+    """Delete a repository policy, without retrying (``apply_policy`` retries on a fresh read);
+    False when there was none."""
     client.delete_repository_policy(**_repository_params(repository, registry_id))
     return True
 
@@ -219,7 +243,7 @@ def plan_policy(client, repository, apply_change, registry_id=None, region=None)
     return change
 
 
-def apply_policy(client, change, force=False, propagation_timeout=120, verify_delay=1.0, max_writes=6):
+def apply_policy(client, change, force=False, propagation_timeout=120, verify_delay=1.0, max_writes=6, write_client=None):
     """Write a planned change, safely under concurrency, and return it with ``after`` as read back.
 
     SetRepositoryPolicy has no revision check, so two things keep other writers' statements:
@@ -233,7 +257,11 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
       the change to what is there would change it again, another writer replaced it meanwhile,
       and the change is applied and written again, up to ``max_writes`` writes.
 
-    All writers of a repository should use the same ``verify_delay`` for this to hold."""
+    All writers of a repository should use the same ``verify_delay`` for this to hold. A write
+    that fails for throttling, a server error or a dropped connection is retried on a fresh read
+    each time, never with the old text; so that no write waits long after its read, give a
+    ``write_client`` that does not retry by itself (``WRITE_CLIENT_CONFIG``)."""
+    write_client = write_client or client
     if not change.changed:
         return change
     if change.read_at is not None and time.monotonic() - change.read_at < verify_delay / 2:
@@ -243,14 +271,15 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
         current = parse_policy(text, change.where)
 
     def refresh():
-        text, _registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
+        text, dummy_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
         wanted = change.apply_change(parse_policy(text, change.where))
         if wanted is None:
             return render_policy(change.after)
         check_size(render_policy(wanted), f"the new {change.where}")
         return render_policy(wanted)
 
-    for attempt in range(1, max_writes + 1):
+    transient = jittered_sleeps(propagation_timeout, initial=1.0, maximum=20.0)
+    while change.attempts < max_writes:
         wanted = change.apply_change(current)
         if documents_equivalent(current, wanted):
             change.after = current
@@ -259,13 +288,22 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
         if wanted is not None:
             check_size(render_policy(wanted), f"the new {change.where}")
         if wanted is None:
-            delete_repository_policy(client, change.repository, change.registry_id)
+            try:
+                delete_repository_policy_once(write_client, change.repository, change.registry_id)
+            except AnsibleECRError as e:
+                if not is_transient(e.exception) or not next(transient, 0):
+                    raise
+                # Not deleted, or deleted and answered too late: look again before anything else.
+                text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
+                current = parse_policy(text, change.where)
+                continue
         else:
             written_registry = set_repository_policy(
-                client, change.repository, render_policy(wanted), change.registry_id, force, propagation_timeout, change.region, refresh
+                write_client, change.repository, render_policy(wanted), change.registry_id, force, propagation_timeout, change.region,
+                refresh,
             )
             change.registry_id = change.registry_id or written_registry
-        change.attempts = attempt
+        change.attempts += 1
         settle(verify_delay)
         text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
         current = parse_policy(text, change.where)

@@ -46,3 +46,6 @@ def settle(seconds, sleep=time.sleep):
 #: The connection pool is as large as the modules' thread pools (``WORKERS``).
 WORKERS = 16
 CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 10}, "max_pool_connections": WORKERS}
+#: For repository policy writes, which must not be retried on the text of an old read: the
+#: caller retries them on a fresh read (see ``_ecr.apply_policy``).
+WRITE_CLIENT_CONFIG = {"retries": {"mode": "standard", "total_max_attempts": 1}, "max_pool_connections": WORKERS}

@@ -160,8 +160,8 @@ options:
     description:
       - Seconds (jittered) to wait after a write before reading the policy back to confirm it.
       - Writers that read the policy before this write have written theirs by then, so a lost update is seen and
-        repaired. A writer whose read-to-write gap is longer than this (a heavily loaded controller) can still
-        overwrite unseen; raise it when many jobs write the same repositories at once. V(0) reads back at once.
+        repaired. A failed write is retried on a fresh read, never with the old text. A writer stalled between its
+        read and its write for longer than this (a frozen or heavily loaded controller) can still overwrite unseen; raise it when many jobs write the same repositories at once. V(0) reads back at once.
       - The policy is read again right before a write unless the module's first read of it is younger than half of
         this delay. Use the same value in every job that writes the same repositories.
     type: float
@@ -353,6 +353,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import vali
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_sid
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import WORKERS
+from ansible_collections.pullaccess.aws.plugins.module_utils._poll import WRITE_CLIENT_CONFIG
 
 
 def validated_statement(entry, allow_public, where):
@@ -554,7 +555,8 @@ def main():
     changes = [change for dummy, change, dummy_error in planned]
 
     if not module.check_mode:
-        write_options = dict(force=params["force"], propagation_timeout=params["propagation_timeout"], verify_delay=params["verify_delay"])
+        write_options = dict(force=params["force"], propagation_timeout=params["propagation_timeout"], verify_delay=params["verify_delay"],
+                             write_client=module.client("ecr", config=WRITE_CLIENT_CONFIG))
         applied = run_all(lambda change: apply_policy(client, change, **write_options), changes)
         extra = dict(changed=any(c.changed for c in changes))
         if batch:

@@ -377,6 +377,34 @@ def test_throttling_and_server_errors_are_retried(ansible, aws, ecr):
     assert json.loads(stored_policy(ecr))["Statement"][0]["Sid"] == "AllowPullA"
 
 
+def test_throttled_write_is_retried_on_a_fresh_read(ansible, aws, ecr):
+    """A write that fails (here: throttled) is not repeated with the text of the old read: a
+    statement another writer adds during the backoff is kept."""
+    import threading  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+
+    aws.set_faults([{"service": "ecr", "operation": "SetRepositoryPolicy", "kind": "throttle", "times": 1}])
+    mark = aws.mark()
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=ansible.module(MODULE, args())))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not [r for r in aws.requests(since=mark, operation="SetRepositoryPolicy") if r.get("fault")]:
+        assert runner.is_alive() and time.monotonic() < deadline, "the module never tried to write"
+        time.sleep(0.02)
+    # The module now backs off (at least half a second) before it tries again.
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
+    runner.join(120)
+    result = outcome["result"]
+    assert result.changed and not result.failed, result
+    calls = [(r["operation"], bool(r.get("fault"))) for r in aws.requests(since=mark, service="ecr")]
+    assert [s.get("Sid") for s in json.loads(stored_policy(ecr))["Statement"]] == ["TheirsFirst", "AllowPullA"], calls
+    calls = [(r["operation"], bool(r.get("fault"))) for r in aws.requests(since=mark, service="ecr")]
+    throttled = calls.index(("SetRepositoryPolicy", True))
+    # ours after the fault: a fresh read, then the write (the test's own write is in between)
+    assert ("GetRepositoryPolicy", False) in calls[throttled + 1:calls.index(("SetRepositoryPolicy", False), throttled + 2)], calls
+
+
 def test_principal_not_found_is_retried_until_propagated(ansible, aws, ecr):
     from rig.faults import ecr_principal_not_found  # pylint: disable=import-outside-toplevel
 
