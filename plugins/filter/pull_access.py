@@ -11,6 +11,9 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+# Pure (no boto3): the filters run in every forked worker.
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import partition_for_region
+
 WORKLOAD_TYPES = ("lightsail", "ecs")
 LAUNCH_TYPES = ("fargate", "ec2", "external")
 PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
@@ -70,16 +73,8 @@ def repository_ref(entry, region, host):
     if not repo_region or not _REGION_RE.match(str(repo_region)):
         _fail(host, f"repository {name!r}: region {repo_region!r} is not a region code such as us-east-1")
     repo_region = str(repo_region)
-    partition = entry.get("partition") or _partition_of(repo_region)
+    partition = entry.get("partition") or partition_for_region(repo_region)
     return {"name": name, "registry_id": registry_id, "region": repo_region, "partition": partition}
-
-
-def _partition_of(region):
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def pull_access_plan(declaration, host="?"):
@@ -185,7 +180,7 @@ PENDING_ROLE_ID = "pendingactivation".ljust(52, "0")
 
 def pending_puller_arn(plan):
     """A stand-in for the puller principal ARN of a Lightsail service not activated yet."""
-    partition = _partition_of(plan["region"])
+    partition = partition_for_region(plan["region"])
     return (f"arn:{partition}:iam::{PENDING_ACCOUNT}:role/amazon/lightsail/{plan['region']}/containers/{plan['name']}/"
             f"private-repo-access/{PENDING_ROLE_ID}")
 

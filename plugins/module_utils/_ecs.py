@@ -25,6 +25,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import _PARTITION
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import partition_for_region
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import resources_cover
 
 # AWSRetry's default codes do not include ECS's own throttling and server error codes.
@@ -51,15 +52,6 @@ _REPOSITORY_ARN_RE = re.compile(
 _TASK_DEFINITION_RE = re.compile(
     r"^(?:arn:(?P<partition>" + _PARTITION + r"):ecs:(?P<region>" + _REGION + r"):(?P<account>\d{12}):task-definition/)?"
     r"(?P<family>[A-Za-z0-9_-]{1,255})(?::(?P<revision>[1-9]\d*))?$"
-)
-_REGION_PARTITIONS = (
-    ("cn-", "aws-cn"),
-    ("us-gov-", "aws-us-gov"),
-    ("us-isob-", "aws-iso-b"),
-    ("us-isof-", "aws-iso-f"),
-    ("us-iso-", "aws-iso"),
-    ("eu-isoe-", "aws-iso-e"),
-    ("eusc-", "aws-eusc"),
 )
 
 
@@ -89,14 +81,6 @@ class ECSErrorHandler(AWSErrorHandler):
 # --------------------------------------------------------------------------------------------
 # Pure helpers
 # --------------------------------------------------------------------------------------------
-
-
-def partition_for_region(region):
-    """The AWS partition a region belongs to (``aws`` for anything not recognised)."""
-    for prefix, partition in _REGION_PARTITIONS:
-        if (region or "").startswith(prefix):
-            return partition
-    return "aws"
 
 
 def repository_arn(partition, region, registry_id, repository):

@@ -32,6 +32,27 @@ ECR_POLICY_MAX_LENGTH = 10240
 
 # Partitions AWS uses today; the account-root ARN of each is equivalent to the bare account id.
 _PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?"
+
+# Region prefixes of the partitions other than aws.
+_REGION_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("eusc-", "aws-eusc"),
+)
+
+
+def partition_for_region(region):
+    """The AWS partition a region belongs to (``aws`` for anything not recognised)."""
+    for prefix, partition in _REGION_PARTITIONS:
+        if (region or "").startswith(prefix):
+            return partition
+    return "aws"
+
+
 _ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 _ROOT_ARN_RE = re.compile(r"^arn:(?P<partition>" + _PARTITION + r"):iam::(?P<account>\d{12}):root$")
 # IAM roles, users and STS assumed-role sessions; paths allowed for IAM roles and users.

@@ -161,7 +161,8 @@ options:
       - Seconds (jittered) to wait after a write before reading the policy back to confirm it.
       - Writers that read the policy before this write have written theirs by then, so a lost update is seen and
         repaired. A failed write is retried on a fresh read, never with the old text. A writer stalled between its
-        read and its write for longer than this (a frozen or heavily loaded controller) can still overwrite unseen; raise it when many jobs write the same repositories at once. V(0) reads back at once.
+        read and its write for longer than this (a frozen or heavily loaded controller) can still overwrite unseen;
+        raise it when many jobs write the same repositories at once. V(0) reads back at once.
       - The policy is read again right before a write unless the module's first read of it is younger than half of
         this delay. Use the same value in every job that writes the same repositories.
     type: float
