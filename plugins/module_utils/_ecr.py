@@ -12,8 +12,6 @@ we read the policy back, and when another writer replaced it meanwhile we apply 
 what is there now and write again.
 """
 
-import time
-
 try:
     import botocore  # pylint: disable=unused-import
 except ImportError:
@@ -214,8 +212,6 @@ class PolicyChange:
         self.after = after
         self.changed = not documents_equivalent(before, after)
         self.attempts = 0
-        # When ``before`` was read (time.monotonic()); see apply_policy.
-        self.read_at = None
 
     @property
     def where(self):
@@ -232,7 +228,6 @@ def plan_policy(client, repository, apply_change, registry_id=None, region=None)
     RepositoryMissingError, before anything is written."""
     text, found_registry = get_repository_policy(client, repository, registry_id, region)
     change = PolicyChange(repository, found_registry or registry_id, region, apply_change, None, None)
-    change.read_at = time.monotonic()
     change.before = parse_policy(text, change.where)
     change.after = apply_change(change.before)
     change.changed = not documents_equivalent(change.before, change.after)
@@ -248,14 +243,17 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
 
     SetRepositoryPolicy has no revision check, so two things keep other writers' statements:
 
-    * the change is applied to a policy read shortly before the write: the planning read when it
-      is younger than half of ``verify_delay``, else a fresh read (another writer may have
-      replaced the policy since planning);
+    * the change is applied to the policy as read right before each write (not to the one read
+      when planning, which another writer may have replaced since);
     * after a write the policy is read back after a jittered ``verify_delay`` (at least three
       quarters of it). A writer that read before our write and writes after it has, by then,
-      written (its read-to-write gap is below half of its ``verify_delay``), so when applying
-      the change to what is there would change it again, another writer replaced it meanwhile,
-      and the change is applied and written again, up to ``max_writes`` writes.
+      written (its read-to-write gap is far shorter), so when applying the change to what is
+      there would change it again, another writer replaced it meanwhile, and the change is
+      applied and written again, up to ``max_writes`` writes.
+
+    Reusing the planning read would save a read per write, but widens the read-to-write gap by
+    the time between planning and writing; under load (20 jobs on 2 cores) that let a revoked
+    statement come back in the concurrency test, so the policy is always read again.
 
     All writers of a repository should use the same ``verify_delay`` for this to hold. A write
     that fails for throttling, a server error or a dropped connection is retried on a fresh read
@@ -264,11 +262,8 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
     write_client = write_client or client
     if not change.changed:
         return change
-    if change.read_at is not None and time.monotonic() - change.read_at < verify_delay / 2:
-        current, read_registry = change.before, change.registry_id
-    else:
-        text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
-        current = parse_policy(text, change.where)
+    text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
+    current = parse_policy(text, change.where)
 
     def refresh():
         text, dummy_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)

@@ -163,8 +163,7 @@ options:
         repaired. A failed write is retried on a fresh read, never with the old text. A writer stalled between its
         read and its write for longer than this (a frozen or heavily loaded controller) can still overwrite unseen;
         raise it when many jobs write the same repositories at once. V(0) reads back at once.
-      - The policy is read again right before a write unless the module's first read of it is younger than half of
-        this delay. Use the same value in every job that writes the same repositories.
+      - Use the same value in every job that writes the same repositories.
     type: float
     default: 2.0
   force:

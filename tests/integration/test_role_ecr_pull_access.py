@@ -298,3 +298,60 @@ def test_credentials_from_callers_module_defaults(ansible, aws):
     failed = ansible.play(play, inventory=inventory, env=no_credentials)
     assert failed.rc != 0
     assert "credentials" in failed.stdout.lower(), failed.stdout
+
+
+def test_ec2_and_external_ecs_workloads(ansible, aws):
+    """ECS on EC2 (container instance role created with its instance profile, AWS managed policy)
+    and ECS Anywhere (existing instance role, inline policy, a repository in another account)
+    through the role: dry run, grant, re-run, revoke."""
+    other = "222222222222"
+    aws.client("ecr").create_repository(repositoryName="web")
+    other_ecr = aws.account_client("ecr", other)
+    other_ecr.create_repository(repositoryName="base")
+    iam = aws.client("iam")
+    anywhere = iam.create_role(RoleName="anywhere", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ssm.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2,
+                                  "ecr_pull_access_type": "ecs"}, "hosts": {
+        "cluster-instances": {"ecr_pull_access_ecs_role_name": "ecs-instances", "ecr_pull_access_ecs_launch_type": "ec2",
+                              "ecr_pull_access_ecs_create_role": True, "ecr_pull_access_repositories": ["web"]},
+        "edge": {"ecr_pull_access_ecs_role_name": "anywhere", "ecr_pull_access_ecs_launch_type": "external",
+                 "ecr_pull_access_ecs_permissions": "inline",
+                 "ecr_pull_access_repositories": ["web", {"name": "base", "registry_id": other}]},
+    }}}
+    ec2_policy = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+
+    mark = aws.mark()
+    dry = ansible.play(playbook(GRANT), inventory=inventory, check=True, diff=True)
+    assert dry.rc == 0, dry.stdout
+    assert aws.requests(since=mark, mutating=True) == []
+    assert "ecs-instances" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+
+    run = ansible.play(playbook(GRANT), inventory=inventory)
+    assert run.rc == 0, run.stdout
+    role = iam.get_role(RoleName="ecs-instances")["Role"]
+    assert "ec2.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="ecs-instances")["AttachedPolicies"]] == [ec2_policy]
+    profiles = iam.list_instance_profiles_for_role(RoleName="ecs-instances")["InstanceProfiles"]
+    assert [p["InstanceProfileName"] for p in profiles] == ["ecs-instances"]
+    inline = json.dumps(iam.get_role_policy(RoleName="anywhere", PolicyName="ecr-pull")["PolicyDocument"])
+    assert f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/web" in inline and f"arn:aws:ecr:us-east-1:{other}:repository/base" in inline
+    assert iam.list_attached_role_policies(RoleName="anywhere")["AttachedPolicies"] == []
+    # Same-account pulls come from IAM; only the other account's repository names the role.
+    assert policy(aws, "web") is None
+    document = json.loads(other_ecr.get_repository_policy(repositoryName="base")["policyText"])
+    assert [s["Principal"]["AWS"] for s in document["Statement"]] == [[anywhere["Arn"]]], document
+
+    mark = aws.mark()
+    again = ansible.play(playbook(GRANT), inventory=inventory)
+    assert again.rc == 0 and again.changed_tasks == [], again.stdout
+    assert aws.requests(since=mark, mutating=True) == []
+
+    assert ansible.play(playbook(REVOKE), inventory=inventory).rc == 0
+    assert iam.list_attached_role_policies(RoleName="ecs-instances")["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName="anywhere")["PolicyNames"] == []
+    assert [p["InstanceProfileName"] for p in iam.list_instance_profiles_for_role(RoleName="ecs-instances")["InstanceProfiles"]] == ["ecs-instances"]
+    other_ecr_policy = other_ecr.get_repository_policy
+    with pytest.raises(other_ecr.exceptions.RepositoryPolicyNotFoundException):
+        other_ecr_policy(repositoryName="base")
