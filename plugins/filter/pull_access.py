@@ -315,14 +315,19 @@ def pull_access_pending(results, state=None):
     """From the registered results of a batched task run in check mode (lightsail_ecr_puller
     with ``service_names``, ecs_execution_role_ecr with ``workloads``), the batches reduced to
     the services / workloads that would change (only batches in ``state`` when given), for the
-    task that changes them; batches with nothing to change are left out."""
+    task that changes them; batches with nothing to change are left out. A service to be
+    present whose puller role has no principal ARN yet counts as changing: the real task waits
+    for the ARN."""
     pending = []
     for result in results or []:
         item = result.get("item") or {}
         if state is not None and item.get("state", state) != state:
             continue
         if "service_names" in item:
-            changing = {p["service_name"] for p in result.get("pullers") or [] if p.get("changed")}
+            # A puller role active without its principal ARN yet (an activation still running,
+            # e.g. of a run that was stopped) needs the waiting of a real run too.
+            waiting = item.get("state") == "present"
+            changing = {p["service_name"] for p in result.get("pullers") or [] if p.get("changed") or (waiting and not p.get("principal_arn"))}
             names = [name for name in item["service_names"] if name in changing]
             if names:
                 pending.append(dict(item, service_names=names))
@@ -349,13 +354,7 @@ def pull_access_unknown_principals(plans, pullers):
 def pull_access_puller_arn(plan, batch_results):
     """The puller principal ARN of a Lightsail workload from the registered results of the
     batched lightsail_ecr_puller task (``""`` when not known, e.g. before activation)."""
-    for result in batch_results or []:
-        if result.get("item", {}).get("region") != plan["region"]:
-            continue
-        for puller in result.get("pullers") or []:
-            if puller.get("service_name") == plan["name"]:
-                return puller.get("principal_arn") or ""
-    return ""
+    return _workload_principal(plan, _principals(batch_results, None))
 
 
 class FilterModule:

@@ -18,7 +18,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import IAMErrorHand
 from ansible_collections.amazon.aws.plugins.module_utils.iam import add_role_to_iam_instance_profile
 from ansible_collections.amazon.aws.plugins.module_utils.iam import create_iam_instance_profile
 from ansible_collections.amazon.aws.plugins.module_utils.iam import detach_iam_role_policy
-from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -182,14 +181,6 @@ def _delete_role_policy(client, role_name, policy_name):
 # --------------------------------------------------------------------------------------------
 
 
-def find_role(client, reference):
-    """The role (boto3 shape) a parsed reference names, or None when there is none.
-
-    IAM looks roles up by name in the caller's account; when the reference is an ARN and the
-    role found under that name has another ARN (other account or path), RoleMismatchError."""
-    return matching_role(get_iam_role(client, reference["name"]), reference)
-
-
 def matching_role(role, reference):
     """``role`` (what IAM returned for the reference's name, or None) when it is the role the parsed
     reference names; RoleMismatchError when the reference is an ARN of another account or path."""
@@ -280,17 +271,6 @@ def apply_instance_profile(client, role_name, path, partition, account_id, curre
         _wait_instance_profile_exists(client, role_name)
     add_role_to_iam_instance_profile(client, role_name, role_name)
     return True, [arn]
-
-
-def ensure_instance_profile(client, role_name, path, partition, account_id, role_exists, check_mode):
-    """Make sure an EC2 container instance role is usable: when no instance profile holds it,
-    put it in the instance profile named like the role (created when missing).
-
-    Returns ``(changed, profile_arns)``. A role already in some instance profile is left as is.
-    (``read_instance_profile`` then ``apply_instance_profile``, for callers that read everything
-    before writing anything.)"""
-    current = read_instance_profile(client, role_name, role_exists)
-    return apply_instance_profile(client, role_name, path, partition, account_id, current, check_mode)
 
 
 def ensure_managed_policy(client, role_name, policy_arn, attached, present, check_mode):

@@ -725,10 +725,16 @@ def test_ecs_batches():
 
 
 PULLER_CHECK = [
-    {"item": {"region": REGION, "state": "present", "service_names": ["a", "b", "c"]},
-     "pullers": [{"service_name": "a", "changed": True}, {"service_name": "b", "changed": False}, {"service_name": "c", "changed": True}]},
-    {"item": {"region": REGION, "state": "absent", "service_names": ["d"]}, "pullers": [{"service_name": "d", "changed": False}]},
-    {"item": {"region": "eu-west-1", "state": "absent", "service_names": ["e"]}, "pullers": [{"service_name": "e", "changed": True}]},
+    {"item": {"region": REGION, "state": "present", "service_names": ["a", "b", "c", "w"]},
+     "pullers": [{"service_name": "a", "changed": True, "principal_arn": ""},
+                 {"service_name": "b", "changed": False, "principal_arn": LIGHTSAIL_PRINCIPAL},
+                 {"service_name": "c", "changed": True, "principal_arn": ""},
+                 # active, its ARN not assigned yet: the real run must wait for it
+                 {"service_name": "w", "changed": False, "principal_arn": "", "principal_arn_known": False}]},
+    {"item": {"region": REGION, "state": "absent", "service_names": ["d"]},
+     "pullers": [{"service_name": "d", "changed": False, "principal_arn": ""}]},
+    {"item": {"region": "eu-west-1", "state": "absent", "service_names": ["e"]},
+     "pullers": [{"service_name": "e", "changed": True, "principal_arn": ""}]},
 ]
 ECS_CHECK = [
     {"item": {"region": REGION, "workloads": [{"name": "api", "state": "present"}, {"name": "old", "state": "absent"},
@@ -740,9 +746,9 @@ ECS_CHECK = [
 @pytest.mark.parametrize(
     "results, state, expected",
     [
-        (PULLER_CHECK, "present", [{"region": REGION, "state": "present", "service_names": ["a", "c"]}]),
+        (PULLER_CHECK, "present", [{"region": REGION, "state": "present", "service_names": ["a", "c", "w"]}]),
         (PULLER_CHECK, "absent", [{"region": "eu-west-1", "state": "absent", "service_names": ["e"]}]),
-        (PULLER_CHECK, None, [{"region": REGION, "state": "present", "service_names": ["a", "c"]},
+        (PULLER_CHECK, None, [{"region": REGION, "state": "present", "service_names": ["a", "c", "w"]},
                               {"region": "eu-west-1", "state": "absent", "service_names": ["e"]}]),
         (ECS_CHECK, "present", [{"region": REGION, "workloads": [{"name": "api", "state": "present"}]}]),
         (ECS_CHECK, "absent", [{"region": REGION, "workloads": [{"name": "old", "state": "absent"}]}]),
