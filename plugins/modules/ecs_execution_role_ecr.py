@@ -923,17 +923,9 @@ def main():
         create_role=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    argument_spec = dict(
-        role_name=dict(type="str"),
-        task_definition=dict(type="str"),
-        workloads=dict(type="list", elements="dict", options=workload_options),
-        launch_type=dict(type="str", default="fargate", choices=["fargate", "ec2", "external"]),
-        permissions=dict(type="str", default="managed", choices=["managed", "inline"]),
-        repositories=dict(type="list", elements="str"),
-        policy_name=dict(type="str"),
-        create_role=dict(type="bool", default=False),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
+    # The single form's options are a workload's, less its name.
+    argument_spec = {key: dict(spec) for key, spec in workload_options.items() if key != "name"}
+    argument_spec["workloads"] = dict(type="list", elements="dict", options=workload_options)
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
