@@ -10,14 +10,9 @@ import pytest
 from integration.conftest import dump
 from integration.harness import writes
 
-MODULE = "pullaccess.aws.ecs_execution_role_ecr"
-ACCOUNT = "123456789012"
-OTHER = "210987654321"
-REGION = "us-east-1"
-EXEC_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
-FOREIGN_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-PULL = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+# The single form's tests' names for the module, accounts and policies.
+from integration.test_ecs_execution_role_ecr import ACCOUNT, EC2_POLICY, EXEC_POLICY, FOREIGN_POLICY, MODULE, OTHER, PULL, REGION
+
 # The reads of the read step; none may come after the first write of a run.
 READS = {"DescribeTaskDefinition", "ListAttachedRolePolicies", "GetRolePolicy", "ListInstanceProfilesForRole"}
 

@@ -203,6 +203,16 @@ def play(ansible, playbook_path, inventory, **kwargs):
     return ansible.finish(start(ansible, playbook_path, inventory, **kwargs))
 
 
+def assert_rerun_writes_nothing(ansible, inventory, aws, what):
+    """Run the grant again: it must succeed and make no mutating call (``what`` names the run).
+    Returns the run."""
+    mark = aws.mark()
+    again = play(ansible, playbook("grant"), inventory)
+    assert again.rc == 0, again.stdout
+    assert aws.requests(since=mark, mutating=True) == [], f"{what} wrote"
+    return again
+
+
 def failure_text(run):
     """Everything a user sees of a failed run: stdout plus the failed tasks' messages."""
     return run.stdout + "\n" + "\n".join(r.msg for r in run.results if r.failed)

@@ -9,6 +9,7 @@ import pytest
 
 from reliability.support import (
     assert_foreign_untouched,
+    assert_rerun_writes_nothing,
     count_faults,
     count_operations,
     create_execution_role,
@@ -75,10 +76,7 @@ def test_grant_converges_under_injected_faults(ansible, aws, scale):
         assert_foreign_untouched(aws, snapshot)
 
         # With the faults gone, a re-run finds nothing to do.
-        mark = aws.mark()
-        again = play(ansible, playbook("grant"), inventory)
-        assert again.rc == 0, again.stdout
-        assert aws.requests(since=mark, mutating=True) == [], "the re-run after the faulted grant wrote"
+        again = assert_rerun_writes_nothing(ansible, inventory, aws, "the re-run after the faulted grant")
         assert again.changed_tasks == [], again.changed_tasks
 
         # Take it all back (also under faults in the long run), for the next seed.
@@ -140,7 +138,4 @@ def test_killed_run_is_completed_by_the_next(ansible, aws, scale, kill_point):
     assert_granted(aws, services)
     assert_foreign_untouched(aws, snapshot)
 
-    mark = aws.mark()
-    third = play(ansible, playbook("grant"), inventory)
-    assert third.rc == 0, third.stdout
-    assert aws.requests(since=mark, mutating=True) == [], "the third run wrote"
+    assert_rerun_writes_nothing(ansible, inventory, aws, "the third run")
