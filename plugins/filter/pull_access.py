@@ -12,7 +12,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 # Pure (no boto3): the filters run in every forked worker.
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import partition_for_region
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import partition_for_region
 
 WORKLOAD_TYPES = ("lightsail", "ecs")
 LAUNCH_TYPES = ("fargate", "ec2", "external")

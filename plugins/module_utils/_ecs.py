@@ -24,8 +24,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorH
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import _PARTITION
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import partition_for_region
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import PARTITION as _PARTITION
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import partition_for_region
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import resources_cover
 
 # AWSRetry's default codes do not include ECS's own throttling and server error codes.

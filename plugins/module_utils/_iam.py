@@ -22,7 +22,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_ins
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import _PARTITION
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import PARTITION as _PARTITION
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import parse_iam_policy_document
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import render_policy

@@ -26,38 +26,19 @@ import json
 import re
 import urllib.parse
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECR_TOKEN_ACTION
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECS_PULL_ACTIONS
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import PARTITION
+
 DEFAULT_VERSION = "2012-10-17"
 #: ECR's limit on the length of a repository policy text.
 ECR_POLICY_MAX_LENGTH = 10240
 
-# Partitions AWS uses today; the account-root ARN of each is equivalent to the bare account id.
-_PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?"
-
-# Region prefixes of the partitions other than aws.
-_REGION_PARTITIONS = (
-    ("cn-", "aws-cn"),
-    ("us-gov-", "aws-us-gov"),
-    ("us-isob-", "aws-iso-b"),
-    ("us-isof-", "aws-iso-f"),
-    ("us-iso-", "aws-iso"),
-    ("eu-isoe-", "aws-iso-e"),
-    ("eusc-", "aws-eusc"),
-)
-
-
-def partition_for_region(region):
-    """The AWS partition a region belongs to (``aws`` for anything not recognised)."""
-    for prefix, partition in _REGION_PARTITIONS:
-        if (region or "").startswith(prefix):
-            return partition
-    return "aws"
-
-
 _ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
-_ROOT_ARN_RE = re.compile(r"^arn:(?P<partition>" + _PARTITION + r"):iam::(?P<account>\d{12}):root$")
+_ROOT_ARN_RE = re.compile(r"^arn:(?P<partition>" + PARTITION + r"):iam::(?P<account>\d{12}):root$")
 # IAM roles, users and STS assumed-role sessions; paths allowed for IAM roles and users.
 _PRINCIPAL_ARN_RE = re.compile(
-    r"^arn:(?P<partition>" + _PARTITION + r"):(?:iam::(?P<account>\d{12}):(?:role|user)/[\w+=,.@/-]{1,512}"
+    r"^arn:(?P<partition>" + PARTITION + r"):(?:iam::(?P<account>\d{12}):(?:role|user)/[\w+=,.@/-]{1,512}"
     r"|sts::(?P<sts_account>\d{12}):assumed-role/[\w+=,.@/-]{1,128}/[\w+=,.@-]{1,64})$"
 )
 # What AWS shows in place of a principal ARN whose IAM entity was deleted (and maybe recreated).
@@ -442,13 +423,6 @@ def desired_statement(current, sid, principals, actions, effect, conditions, sta
 # IAM documents (ecs_execution_role_ecr)
 # --------------------------------------------------------------------------------------------
 
-#: What pulling an image takes besides the registry token (the seed's minimum plus the layer check
-#: the ECS agent makes before downloading).
-ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-#: The registry login; it has no resource to scope, so it is always on ``*``.
-ECR_TOKEN_ACTION = "ecr:GetAuthorizationToken"
-
-
 def parse_iam_policy_document(value, where="the policy"):
     """Parse a policy document as IAM hands it back: a dict (boto3 decodes IAM's documents), JSON
     text, or URL-encoded JSON text (the raw API answer). Returns None for no document; raises
@@ -472,7 +446,7 @@ def ecr_pull_policy(repository_arns=None):
         "Version": DEFAULT_VERSION,
         "Statement": [
             build_statement("GetAuthorizationToken", None, [ECR_TOKEN_ACTION], resources="*"),
-            build_statement("PullImages", None, ECR_PULL_ACTIONS, resources=resources),
+            build_statement("PullImages", None, ECS_PULL_ACTIONS, resources=resources),
         ],
     }
 
