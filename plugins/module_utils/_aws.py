@@ -86,3 +86,19 @@ def quote_names(names, limit=20, last=", "):
     if len(quoted) < 2:
         return "".join(quoted)
     return f"{', '.join(quoted[:-1])}{last}{quoted[-1]}"
+
+
+def fail_with(module, error, **extra):
+    """End the module with one error: an AWS error with its details (``fail_json_aws``), any
+    other with its message; ``extra`` goes into the result."""
+    if isinstance(error, AnsibleAWSError):
+        if error.exception is not None:
+            module.fail_json_aws(error.exception, msg=error.message, **extra)
+        module.fail_json(msg=error.message, **extra)
+    module.fail_json(msg=str(error), **extra)
+
+
+def failure_summary(labelled_errors, failed, total, noun, stage):
+    """One message for a fleet run's failures: ``"2 of 5 repositories failed their checks: a: ...; b: ..."``
+    from ``[(label, error)]``, ``failed`` items of ``total`` ``noun``."""
+    return f"{failed} of {total} {noun} {stage}: " + "; ".join(f"{label}: {error}" for label, error in labelled_errors)
