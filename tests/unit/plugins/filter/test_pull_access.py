@@ -178,7 +178,7 @@ def test_repository_ref_needs_a_region():
     ids=["lightsail-defaults", "lightsail-absent-exclusive", "empty-state-is-present"],
 )
 def test_plan_lightsail(declaration, expected):
-    plan = pull_access.pull_access_plan(declaration, HOST)
+    plan = pull_access.pull_access_workload(declaration, HOST)
     sid = plan.pop("sid")
     assert plan == expected
     assert sid == pull_access.workload_sid("lightsail", "shop", REGION)
@@ -198,7 +198,7 @@ def test_plan_lightsail(declaration, expected):
     ids=["role-name", "role-arn-inline-ec2", "task-definition"],
 )
 def test_plan_ecs(extra, expected):
-    plan = pull_access.pull_access_plan(ecs(**extra), HOST)
+    plan = pull_access.pull_access_workload(ecs(**extra), HOST)
     assert {key: plan[key] for key in expected} == expected
     assert plan["sid"] == pull_access.workload_sid("ecs", expected["name"], REGION)
 
@@ -209,8 +209,8 @@ def test_plan_ecs(extra, expected):
     ids=["revision-3", "revision-4", "arn"],
 )
 def test_plan_ecs_task_definition_sid_ignores_revision(task_definition):
-    family = pull_access.pull_access_plan(ecs(ecs_role_name="", ecs_task_definition="web"), HOST)
-    revision = pull_access.pull_access_plan(ecs(ecs_role_name="", ecs_task_definition=task_definition), HOST)
+    family = pull_access.pull_access_workload(ecs(ecs_role_name="", ecs_task_definition="web"), HOST)
+    revision = pull_access.pull_access_workload(ecs(ecs_role_name="", ecs_task_definition=task_definition), HOST)
     assert revision["sid"] == family["sid"]
 
 
@@ -232,19 +232,19 @@ def test_plan_ecs_task_definition_sid_ignores_revision(task_definition):
     ids=["duplicate-name", "extra-duplicates", "arn-and-dict-same", "same-name-other-accounts", "only-extra"],
 )
 def test_plan_deduplicates_repositories(repositories, extra_repositories, expected):
-    plan = pull_access.pull_access_plan(lightsail(repositories=repositories, extra_repositories=extra_repositories), HOST)
+    plan = pull_access.pull_access_workload(lightsail(repositories=repositories, extra_repositories=extra_repositories), HOST)
     assert plan["repositories"] == expected
 
 
 def test_plan_parses_cleanup_repositories():
     cleanup = ["old", f"arn:aws:ecr:eu-west-1:{OTHER}:repository/gone", {"name": "xy", "registry_id": THIRD}]
-    plan = pull_access.pull_access_plan(lightsail(exclusive=True, cleanup_repositories=cleanup), HOST)
+    plan = pull_access.pull_access_workload(lightsail(exclusive=True, cleanup_repositories=cleanup), HOST)
     assert plan["cleanup_repositories"] == [ref("old"), ref("gone", OTHER, "eu-west-1"), ref("xy", THIRD)]
 
 
 def test_plan_checks_cleanup_repositories():
     with fails("repository name 'Old' is not valid"):
-        pull_access.pull_access_plan(lightsail(cleanup_repositories=["Old"]), HOST)
+        pull_access.pull_access_workload(lightsail(cleanup_repositories=["Old"]), HOST)
 
 
 @pytest.mark.parametrize(
@@ -261,7 +261,7 @@ def test_plan_checks_cleanup_repositories():
     ids=["names-stay-names", "registry-becomes-arn", "mixed", "none"],
 )
 def test_plan_ecs_inline_repositories(repositories, expected):
-    plan = pull_access.pull_access_plan(ecs(repositories=repositories, ecs_permissions="inline"), HOST)
+    plan = pull_access.pull_access_workload(ecs(repositories=repositories, ecs_permissions="inline"), HOST)
     assert plan["inline_repositories"] == expected
 
 
@@ -274,22 +274,22 @@ def test_plan_ecs_inline_repositories(repositories, expected):
     ids=["aws-cn", "aws-us-gov"],
 )
 def test_plan_ecs_inline_repositories_keep_partition(region, arn):
-    plan = pull_access.pull_access_plan(ecs(region=region, repositories=[arn], ecs_permissions="inline"), HOST)
+    plan = pull_access.pull_access_workload(ecs(region=region, repositories=[arn], ecs_permissions="inline"), HOST)
     assert plan["inline_repositories"] == [arn]
 
 
 def test_plan_lightsail_has_no_inline_repositories():
-    assert "inline_repositories" not in pull_access.pull_access_plan(lightsail(), HOST)
+    assert "inline_repositories" not in pull_access.pull_access_workload(lightsail(), HOST)
 
 
 def test_plan_ecs_repository_in_other_region_with_registry():
     arn = f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base"
-    plan = pull_access.pull_access_plan(ecs(repositories=[arn]), HOST)
+    plan = pull_access.pull_access_workload(ecs(repositories=[arn]), HOST)
     assert plan["repositories"] == [ref("base", OTHER, "eu-west-1")]
 
 
 def test_plan_lightsail_repository_of_other_account_same_region():
-    plan = pull_access.pull_access_plan(lightsail(repositories=[{"name": "base", "registry_id": OTHER}]), HOST)
+    plan = pull_access.pull_access_workload(lightsail(repositories=[{"name": "base", "registry_id": OTHER}]), HOST)
     assert plan["repositories"] == [ref("base", OTHER)]
 
 
@@ -341,12 +341,12 @@ def test_plan_lightsail_repository_of_other_account_same_region():
 )
 def test_plan_rejects(declaration, message):
     with fails(message):
-        pull_access.pull_access_plan(declaration, HOST)
+        pull_access.pull_access_workload(declaration, HOST)
 
 
 def test_plan_default_host():
     with pytest.raises(AnsibleFilterError, match=r"^ecr_pull_access: host \?: "):
-        pull_access.pull_access_plan(lightsail(type="eks"))
+        pull_access.pull_access_workload(lightsail(type="eks"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,11 +354,11 @@ def test_plan_default_host():
 # ---------------------------------------------------------------------------------------------
 
 def workload(declaration, principal=""):
-    return {"plan": pull_access.pull_access_plan(declaration, HOST), "principal": principal}
+    return {"plan": pull_access.pull_access_workload(declaration, HOST), "principal": principal}
 
 
 def sid_of(declaration):
-    return pull_access.pull_access_plan(declaration, HOST)["sid"]
+    return pull_access.pull_access_workload(declaration, HOST)["sid"]
 
 
 def change(name, statements, registry_id=None, region=REGION):
@@ -405,7 +405,7 @@ API_SID = sid_of(API)
         ),
         # check mode before the puller role is active: no principal yet, the workload is left out
         ([workload(SHOP, "")], []),
-        ([{"plan": pull_access.pull_access_plan(SHOP, HOST)}], []),
+        ([{"plan": pull_access.pull_access_workload(SHOP, HOST)}], []),
         (
             [workload(SHOP, ""), workload(BLOG, BLOG_PRINCIPAL)],
             [change("app", [grant(BLOG_SID, BLOG_PRINCIPAL)])],
@@ -420,7 +420,7 @@ API_SID = sid_of(API)
          "no-repositories"],
 )
 def test_changes_lightsail(workloads, expected):
-    assert pull_access.pull_access_policy_changes(workloads) == expected
+    assert pull_access._policy_changes(workloads) == expected
 
 
 @pytest.mark.parametrize(
@@ -454,13 +454,13 @@ def test_changes_lightsail(workloads, expected):
          "absent-no-principal", "absent-same-account"],
 )
 def test_changes_ecs(workloads, expected):
-    assert pull_access.pull_access_policy_changes(workloads) == expected
+    assert pull_access._policy_changes(workloads) == expected
 
 
 def test_changes_ecs_actions_are_the_ecs_ones():
-    changes = pull_access.pull_access_policy_changes([workload(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), ECS_ROLE)])
+    changes = pull_access._policy_changes([workload(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), ECS_ROLE)])
     assert changes[0]["statements"][0]["actions"] == pull_access.ECS_PULL_ACTIONS
-    changes = pull_access.pull_access_policy_changes([workload(SHOP, LIGHTSAIL_PRINCIPAL)])
+    changes = pull_access._policy_changes([workload(SHOP, LIGHTSAIL_PRINCIPAL)])
     assert changes[0]["statements"][0]["actions"] == pull_access.PULL_ACTIONS
 
 
@@ -470,7 +470,7 @@ def test_changes_one_entry_per_shared_repository():
         workload(lightsail(name="blog", repositories=["app"]), BLOG_PRINCIPAL),
         workload(lightsail(name="old", state="absent", repositories=["app"])),
     ]
-    changes = pull_access.pull_access_policy_changes(workloads)
+    changes = pull_access._policy_changes(workloads)
     assert changes == [
         change("app", [grant(SHOP_SID), grant(BLOG_SID, BLOG_PRINCIPAL), revoke(sid_of(lightsail(name="old")))]),
         change("base", [grant(SHOP_SID)]),
@@ -480,7 +480,7 @@ def test_changes_one_entry_per_shared_repository():
 def test_changes_shared_cross_account_repository_lightsail_and_ecs():
     base = {"name": "base", "registry_id": OTHER}
     workloads = [workload(lightsail(repositories=[base]), LIGHTSAIL_PRINCIPAL), workload(ecs(repositories=[base]), ECS_ROLE)]
-    assert pull_access.pull_access_policy_changes(workloads) == [
+    assert pull_access._policy_changes(workloads) == [
         change("base", [grant(SHOP_SID), grant(API_SID, ECS_ROLE, ECS_PULL)], OTHER),
     ]
 
@@ -492,7 +492,7 @@ def test_changes_keyed_by_registry_region_and_name():
         workload(lightsail(name="blog", repositories=[{"name": "app", "registry_id": OTHER}]), BLOG_PRINCIPAL),
     ]
     eu_sid = sid_of(lightsail(region="eu-west-1"))
-    assert pull_access.pull_access_policy_changes(workloads) == [
+    assert pull_access._policy_changes(workloads) == [
         change("app", [grant(eu_sid)], region="eu-west-1"),
         change("app", [grant(SHOP_SID)]),
         change("app", [grant(BLOG_SID, BLOG_PRINCIPAL)], OTHER),
@@ -501,7 +501,7 @@ def test_changes_keyed_by_registry_region_and_name():
 
 def test_changes_sorted_by_repository():
     workloads = [workload(lightsail(repositories=["zeta", "alpha", "team/mid", "beta"]), LIGHTSAIL_PRINCIPAL)]
-    names = [entry["repository"] for entry in pull_access.pull_access_policy_changes(workloads)]
+    names = [entry["repository"] for entry in pull_access._policy_changes(workloads)]
     assert names == ["alpha", "beta", "team/mid", "zeta"]
 
 
@@ -552,7 +552,7 @@ def test_changes_sorted_by_repository():
          "two-exclusive"],
 )
 def test_changes_exclusive(workloads, expected):
-    assert pull_access.pull_access_policy_changes(workloads) == expected
+    assert pull_access._policy_changes(workloads) == expected
 
 
 @pytest.mark.parametrize(
@@ -567,7 +567,7 @@ def test_changes_exclusive(workloads, expected):
     ids=["lightsail-shared-repository", "lightsail-in-cleanup", "ecs-in-cleanup"],
 )
 def test_changes_exclusive_without_principal_keeps_declared(workloads):
-    for entry in pull_access.pull_access_policy_changes(workloads):
+    for entry in pull_access._policy_changes(workloads):
         own = workloads[0]["plan"]
         declared = {(repo["registry_id"], repo["region"], repo["name"]) for repo in own["repositories"]}
         if (entry["registry_id"], entry["region"], entry["repository"]) in declared:
@@ -577,22 +577,28 @@ def test_changes_exclusive_without_principal_keeps_declared(workloads):
 def test_changes_drop_repositories_without_statements():
     # an ECS workload's same-account repository and a check-mode Lightsail workload give no entry
     workloads = [workload(ecs(repositories=["app"]), ECS_ROLE), workload(lightsail(repositories=["base"]), "")]
-    assert not pull_access.pull_access_policy_changes(workloads)
+    assert not pull_access._policy_changes(workloads)
 
 
 def test_filters_registered():
     filters = pull_access.FilterModule().filters()
     assert filters["pull_access_plan"] is pull_access.pull_access_plan
-    assert filters["pull_access_policy_changes"] is pull_access.pull_access_policy_changes
+    assert filters["pull_access_workload"] is pull_access.pull_access_workload
     assert filters["pull_access_sid"] is pull_access.workload_sid
+    assert len(filters) == 3
 
 
 # ---------------------------------------------------------------------------------------------
 # pull_access_puller_batches / pull_access_puller_arn
 # ---------------------------------------------------------------------------------------------
 
+def reads(results):
+    """Registered loop results as ``[(batch, result)]``: the batch a result answers, and the plain module result."""
+    return [(result["item"], {key: value for key, value in result.items() if key != "item"}) for result in results or []]
+
+
 def plan_of(declaration):
-    return pull_access.pull_access_plan(declaration, HOST)
+    return pull_access.pull_access_workload(declaration, HOST)
 
 
 @pytest.mark.parametrize(
@@ -612,7 +618,7 @@ def plan_of(declaration):
     ids=["none", "dedup-one-region", "absent-only", "per-region", "ecs-left-out", "all-states"],
 )
 def test_puller_batches(declarations, state, expected):
-    assert pull_access.pull_access_puller_batches([plan_of(d) for d in declarations], state) == expected
+    assert pull_access._puller_batches([plan_of(d) for d in declarations], state) == expected
 
 
 @pytest.mark.parametrize(
@@ -629,7 +635,7 @@ def test_puller_batches(declarations, state, expected):
     ids=["no-results", "none", "found", "other-region", "other-service", "not-known-yet", "skipped"],
 )
 def test_puller_arn(results, expected):
-    assert pull_access.pull_access_puller_arn(plan_of(lightsail()), results) == expected
+    assert pull_access._principal_of(plan_of(lightsail()), pull_access._principals(reads(results))) == expected
 
 
 def test_policy_batches_group_by_region():
@@ -638,14 +644,14 @@ def test_policy_batches_group_by_region():
         {"repository": "b", "registry_id": "222222222222", "region": "eu-west-1", "statements": [{"sid": "S2", "state": "absent"}]},
         {"repository": "c", "registry_id": None, "region": "us-east-1", "statements": [{"sid": "S3", "state": "absent"}]},
     ]
-    assert pull_access.pull_access_policy_batches(changes) == [
+    assert pull_access._policy_batches(changes) == [
         {"region": "eu-west-1", "policies": [{"repository": "b", "registry_id": "222222222222", "statements": [{"sid": "S2", "state": "absent"}]}]},
         {"region": "us-east-1", "policies": [
             {"repository": "a", "registry_id": None, "statements": [{"sid": "S1", "state": "absent"}]},
             {"repository": "c", "registry_id": None, "statements": [{"sid": "S3", "state": "absent"}]},
         ]},
     ]
-    assert not pull_access.pull_access_policy_batches([])
+    assert not pull_access._policy_batches([])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -666,16 +672,19 @@ KNOWN = ["ecr_pull_access_type", "ecr_pull_access_exclusive", "ecr_pull_access_p
 )
 def test_plan_rejects_unknown_variables(variables, message):
     with fails(re.escape(message) + ".*misspelt"):
-        pull_access.pull_access_plan(lightsail(variables=variables, known_variables=KNOWN), HOST)
+        pull_access.pull_access_workload(lightsail(variables=variables, known_variables=KNOWN), HOST)
 
 
 @pytest.mark.parametrize("variables", [[], KNOWN, ["ecr_pull_access_type"]], ids=["none", "all-known", "some-known"])
 def test_plan_accepts_known_variables(variables):
-    assert pull_access.pull_access_plan(lightsail(variables=variables, known_variables=KNOWN), HOST)["name"] == "shop"
+    assert pull_access.pull_access_workload(lightsail(variables=variables, known_variables=KNOWN), HOST)["name"] == "shop"
 
 
-def test_role_knows_every_option_of_its_argument_spec():
-    """The role's list of known variables names every option of its argument specification."""
+def test_role_variables_are_its_options_or_its_own():
+    """Every ecr_pull_access_* variable the role reads is an option of its argument specification
+    (the declaration check takes its known names from there); every variable it sets itself starts
+    with two underscores, so the check never takes it for a user's misspelling."""
+    import glob
     import os
 
     import yaml
@@ -683,13 +692,15 @@ def test_role_knows_every_option_of_its_argument_spec():
     role = os.path.join(os.path.dirname(pull_access.__file__), "..", "..", "roles", "ecr_pull_access")
     with open(os.path.join(role, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
         options = set(yaml.safe_load(handle)["argument_specs"]["main"]["options"])
-    with open(os.path.join(role, "vars", "main.yml"), encoding="utf-8") as handle:
-        known = set(yaml.safe_load(handle)["ecr_pull_access_known_variables"])
-    assert options <= known, sorted(options - known)
-    with open(os.path.join(role, "tasks", "access.yml"), encoding="utf-8") as handle:
-        tasks = handle.read()
-    set_by_role = set(re.findall(r"(?:register: |^\s+)(ecr_pull_access_[a-z_]+)(?=:|$)", tasks, flags=re.MULTILINE))
-    assert set_by_role <= known, sorted(set_by_role - known)
+    text = ""
+    for path in sorted(glob.glob(os.path.join(role, "tasks", "*.yml")) + glob.glob(os.path.join(role, "*", "main.yml"))):
+        if not path.endswith("argument_specs.yml"):
+            with open(path, encoding="utf-8") as handle:
+                text += handle.read()
+    used = set(re.findall(r"(?<![_a-z])(ecr_pull_access_[a-z_]*[a-z])(?![_a-z*])", text))
+    assert used and used <= options, sorted(used - options)
+    set_by_role = set(re.findall(r"(?:register: |^\s+)(_*ecr_pull_access_[a-z_]+)(?=:|$)", text, flags=re.MULTILINE)) - options
+    assert set_by_role and all(name.startswith("__ecr_pull_access_") for name in set_by_role), sorted(set_by_role)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -697,7 +708,7 @@ def test_role_knows_every_option_of_its_argument_spec():
 # ---------------------------------------------------------------------------------------------
 
 def host_plan(declaration, host):
-    return pull_access.pull_access_plan(declaration, host)
+    return pull_access.pull_access_workload(declaration, host)
 
 
 def test_ecs_batches():
@@ -709,7 +720,7 @@ def test_ecs_batches():
         host_plan(ecs(state="absent", ecs_role_name="old"), "old"),
         host_plan(lightsail(), "shop"),
     ]
-    assert pull_access.pull_access_ecs_batches(plans) == [
+    assert pull_access._ecs_batches(plans) == [
         {"region": "eu-west-1", "workloads": [
             {"name": "eu", "role_name": "ecsTaskExecutionRole", "launch_type": "fargate", "permissions": "inline", "state": "present",
              "repositories": ["app", f"arn:aws:ecr:eu-west-1:{OTHER}:repository/base"], "policy_name": "pull", "create_role": False}]},
@@ -720,8 +731,8 @@ def test_ecs_batches():
              "create_role": True},
             {"name": "old", "role_name": "old", "launch_type": "fargate", "permissions": "managed", "state": "absent"}]},
     ]
-    assert [w["name"] for b in pull_access.pull_access_ecs_batches(plans, "absent") for w in b["workloads"]] == ["old"]
-    assert pull_access.pull_access_ecs_batches([host_plan(lightsail(), "shop")]) == []
+    assert [w["name"] for b in pull_access._ecs_batches(plans, "absent") for w in b["workloads"]] == ["old"]
+    assert pull_access._ecs_batches([host_plan(lightsail(), "shop")]) == []
 
 
 PULLER_CHECK = [
@@ -759,7 +770,7 @@ ECS_CHECK = [
     ids=["pullers-present", "pullers-absent", "pullers-all", "ecs-present", "ecs-absent", "empty", "none", "no-pullers"],
 )
 def test_pending(results, state, expected):
-    assert pull_access.pull_access_pending(results, state) == expected
+    assert pull_access._to_change(reads(results), state) == expected
 
 
 def puller_results(*pullers, region=REGION):
@@ -773,25 +784,91 @@ def test_changes_from_plans_and_results():
                            {"service_name": "blog", "principal_arn": BLOG_PRINCIPAL, "principal_arn_known": True})
     activated = puller_results({"service_name": "shop", "principal_arn": LIGHTSAIL_PRINCIPAL, "principal_arn_known": True})
     ecs_results = [{"item": {"region": REGION}, "workloads": [{"name": "api", "role_arn": ECS_ROLE}]}]
-    before = pull_access.pull_access_policy_changes([shop, blog, api], check, ecs_results)
+    before = pull_access._policy_changes([shop, blog, api], pull_access._principals(reads(check), ecs_results))
     assert [(e["repository"], [s["sid"] for s in e["statements"]]) for e in before] == [("app", [blog["sid"]]), ("base", [api["sid"]])]
-    after = pull_access.pull_access_policy_changes([shop, blog, api], check + activated, ecs_results)
+    after = pull_access._policy_changes([shop, blog, api], pull_access._principals(reads(check + activated), ecs_results))
     app = next(e for e in after if e["repository"] == "app")
     assert {s["sid"]: s["principals"] for s in app["statements"]} == {shop["sid"]: [LIGHTSAIL_PRINCIPAL], blog["sid"]: [BLOG_PRINCIPAL]}
 
 
 def test_changes_pending_stand_in():
     shop = host_plan(lightsail(name="shop"), "shop")
-    changes = pull_access.pull_access_policy_changes([shop], puller_results({"service_name": "shop", "principal_arn": ""}), None, pending=True)
+    changes = pull_access._policy_changes([shop], pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""}))),
+                                          stand_in=True)
     (statement,) = changes[0]["statements"]
     arn = statement["principals"][0]
     assert re.match(r"^arn:aws:iam::000000000000:role/amazon/lightsail/us-east-1/containers/shop/private-repo-access/[0-9a-v]{52}$", arn)
-    assert not pull_access.pull_access_policy_changes([shop], puller_results({"service_name": "shop", "principal_arn": ""}), None)
+    assert not pull_access._policy_changes([shop], pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""}))))
 
 
 def test_unknown_principals():
     shop, blog = host_plan(lightsail(), "shop"), host_plan(lightsail(name="blog", repositories=["app", "base"]), "blog")
     gone = host_plan(lightsail(name="gone", state="absent"), "gone")
-    found = pull_access.pull_access_unknown_principals(
-        [shop, blog, gone, host_plan(ecs(), "api")], puller_results({"service_name": "shop", "principal_arn": LIGHTSAIL_PRINCIPAL}))
+    found = pull_access._unknown_principals(
+        [shop, blog, gone, host_plan(ecs(), "api")],
+        pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": LIGHTSAIL_PRINCIPAL}))))
     assert found == [{"host": "blog", "name": "blog", "sid": blog["sid"], "repositories": ["app", "base"]}]
+
+
+# ---------------------------------------------------------------------------------------------
+# pull_access_plan: the play's decisions from plain module results, in the order of the reads
+# ---------------------------------------------------------------------------------------------
+
+def test_plan_reads_only():
+    shop, api = host_plan(lightsail(), "shop"), host_plan(ecs(), "api")
+    assert pull_access.pull_access_plan([shop, None, api]) == {
+        "puller_reads": [{"region": REGION, "state": "present", "service_names": ["shop"]}],
+        "ecs_reads": [{"region": REGION, "workloads": [{"name": "api", "role_name": "ecsTaskExecutionRole", "launch_type": "fargate",
+                                                        "permissions": "managed", "state": "present", "create_role": False}]}],
+    }
+
+
+@pytest.mark.parametrize(
+    "puller, activated, activate, checks, writes, unknown",
+    [
+        # Inactive: activate it, check with a stand-in ARN, write with the ARN the activation gave.
+        ({"changed": True, "principal_arn": ""}, {"principal_arn": LIGHTSAIL_PRINCIPAL}, ["shop"], "stand-in", LIGHTSAIL_PRINCIPAL, ["shop"]),
+        # Active with its ARN: nothing to activate, nothing to check first, write what the read gave.
+        ({"changed": False, "principal_arn": BLOG_PRINCIPAL}, None, [], None, BLOG_PRINCIPAL, []),
+        # Active without its ARN yet (a stopped run's activation): waited for like an activation.
+        ({"changed": False, "principal_arn": "", "principal_arn_known": False}, {"principal_arn": LIGHTSAIL_PRINCIPAL}, ["shop"], "stand-in",
+         LIGHTSAIL_PRINCIPAL, ["shop"]),
+        # Dry run: the activation is skipped, so nothing is written for it.
+        ({"changed": True, "principal_arn": ""}, "skipped", ["shop"], "stand-in", None, ["shop"]),
+    ],
+    ids=["inactive", "active", "active-without-arn", "dry-run"],
+)
+def test_plan_lightsail_phases(puller, activated, activate, checks, writes, unknown):
+    shop = host_plan(lightsail(), "shop")
+    read = {"results": [{"pullers": [dict(puller, service_name="shop")], "item": "ignored"}]}
+    if activated == "skipped":
+        activations = {"results": [{"skipped": True}]}
+    elif activated:
+        activations = {"results": [{"pullers": [dict(activated, service_name="shop", principal_arn_known=True)]}]}
+    else:
+        activations = {"results": [], "skipped": True}
+    plan = pull_access.pull_access_plan([shop], read, {"results": []}, activations, None)
+    assert [name for batch in plan["activate"] for name in batch["service_names"]] == activate
+    assert plan["deactivate"] == [] and plan["ecs_grant"] == [] and plan["ecs_revoke"] == []
+    assert [w["host"] for w in plan["unknown_principals"]] == unknown
+    checked = [s["principals"][0] for b in plan["policy_checks"] for p in b["policies"] for s in p["statements"]]
+    assert checked == ([] if checks is None else [pull_access.stand_in_puller_arn(shop)])
+    written = [s["principals"][0] for b in plan["policy_writes"] for p in b["policies"] for s in p["statements"]]
+    assert written == ([] if writes is None else [writes])
+
+
+def test_plan_ecs_and_revoke_phases():
+    api = host_plan(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), "api")
+    old = host_plan(ecs(state="absent", ecs_role_name="old", repositories=[{"name": "base", "registry_id": OTHER}]), "old")
+    gone = host_plan(lightsail(name="gone", state="absent"), "gone")
+    puller_read = [{"pullers": [{"service_name": "gone", "changed": True, "principal_arn": ""}]}]
+    ecs_read = [{"workloads": [{"name": "api", "changed": True, "role_arn": ECS_ROLE}, {"name": "old", "changed": True}]}]
+    plan = pull_access.pull_access_plan([api, old, gone], puller_read, ecs_read)
+    assert plan["activate"] == [] and plan["deactivate"] == [{"region": REGION, "state": "absent", "service_names": ["gone"]}]
+    assert [w["name"] for b in plan["ecs_grant"] for w in b["workloads"]] == ["api"]
+    assert [w["name"] for b in plan["ecs_revoke"] for w in b["workloads"]] == ["old"]
+    statements = {(p["repository"], s["sid"]): s for b in plan["policy_writes"] for p in b["policies"] for s in p["statements"]}
+    assert statements[("base", api["sid"])]["principals"] == [ECS_ROLE]
+    assert statements[("base", old["sid"])] == {"sid": old["sid"], "state": "absent"}
+    assert statements[("app", gone["sid"])] == {"sid": gone["sid"], "state": "absent"}
+    assert plan["policy_checks"] and plan["unknown_principals"] == []
