@@ -109,7 +109,7 @@ class Ansible:
             json.dump(inventory, handle)
         return path
 
-    def start(self, playbook, inventory=None, extravars=None, check=False, diff=False, env=None, limit=None):
+    def start(self, playbook, inventory=None, extravars=None, check=False, diff=False, env=None, limit=None, tags=None, skip_tags=None):
         """Start a run in the background; returns (thread, runner, private_dir)."""
         private_dir = self._private_dir()
         if isinstance(playbook, list):
@@ -130,6 +130,8 @@ class Ansible:
             envvars=self.env(env),
             cmdline=" ".join(cmdline) or None,
             limit=limit,
+            tags=tags,
+            skip_tags=skip_tags,
             quiet=True,
             suppress_env_files=True,
         )
