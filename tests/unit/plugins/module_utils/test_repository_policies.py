@@ -51,8 +51,8 @@ def entry(sid, **overrides):
     return base
 
 
-def ours(sid, principals, actions=PULL):
-    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": sorted(principals)}, "Action": sorted(actions)}
+def ours(sid, principals, actions=None):
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": sorted(principals)}, "Action": sorted(actions or PULL)}
 
 
 def document(*statements):
@@ -314,8 +314,7 @@ def test_apply_deletes_the_last_statement():
 @pytest.fixture
 def no_sleep(monkeypatch):
     def sleeps(timeout, initial=1.0, maximum=10.0):
-        for attempt in range(1, 4):
-            yield attempt
+        yield from range(1, 4)
     monkeypatch.setattr(_ecr, "jittered_sleeps", sleeps)
 
 
@@ -354,4 +353,3 @@ def test_other_write_errors_are_not_retried(no_sleep):
         apply_policy(fake, change, verify_delay=0)
     assert raised.value.message == "Failed to set the policy of repository app"
     assert fake.failures == [] and fake.writes == []
-
