@@ -3,35 +3,25 @@
 # Copyright: Contributors to the pullaccess.aws collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""ECR repository policy calls and the verify-and-retry policy update (private module_utils).
+"""ECR repository policy calls and the write loop of one repository policy (private module_utils).
 
-One small function per ECR call, each with amazon.aws's error handler over a jittered retry.
-``converge_policy`` is the read / change / write / read-back loop that every module writing a
-repository policy goes through: ``SetRepositoryPolicy`` has no revision check, so after a write
-we read the policy back, and when another writer replaced it meanwhile we apply our change to
-what is there now and write again.
+One small helper per ECR call, each with amazon.aws's error handler; botocore retries them
+(``_aws.CLIENT_CONFIG``). ``plan_policy`` reads a policy and works out a change; ``apply_policy``
+writes it and reads it back, writing again when another writer replaced it meanwhile.
 """
-
-try:
-    import botocore  # pylint: disable=unused-import
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import error_code
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import is_transient
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import jittered_sleeps
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import settle
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import check_size
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import parse_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import render_policy
-
-# AWSRetry's default codes do not include ECR's own throttling and server error codes.
-ECR_RETRYABLE_CODES = ["ThrottlingException", "ServerException", "LimitExceededException"]
-ecr_retry = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20, catch_extra_error_codes=ECR_RETRYABLE_CODES)
 
 # What ECR answers (InvalidParameterException) for a principal IAM has not propagated yet.
 PRINCIPAL_NOT_FOUND = "principal not found"
@@ -72,12 +62,8 @@ def describe_repository_name(repository, registry_id, region):
     return f"repository {repository!r} in {registry} (region {region or 'unknown'})"
 
 
-def _error_code(error):
-    return (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
-
-
 def _raise_if_repository_missing(error, repository, registry_id, region):
-    if _error_code(error) == "RepositoryNotFoundException":
+    if error_code(error) == "RepositoryNotFoundException":
         raise RepositoryMissingError(
             message=(
                 f"{describe_repository_name(repository, registry_id, region)} does not exist; create it first, "
@@ -88,7 +74,6 @@ def _raise_if_repository_missing(error, repository, registry_id, region):
 
 
 @ECRErrorHandler.list_error_handler("get the policy of repository {repository}", default_value=(None, None))
-@ecr_retry
 def _get_repository_policy(client, repository, registry_id):
     response = client.get_repository_policy(**_repository_params(repository, registry_id))
     return response.get("policyText"), response.get("registryId")
@@ -106,7 +91,6 @@ def get_repository_policy(client, repository, registry_id=None, region=None):
 
 
 @ECRErrorHandler.common_error_handler("describe repository {repository}")
-@ecr_retry
 def _describe_repository(client, repository, registry_id):
     response = client.describe_repositories(repositoryNames=[repository], **({"registryId": registry_id} if registry_id else {}))
     return response["repositories"][0]
@@ -121,82 +105,54 @@ def describe_repository(client, repository, registry_id=None, region=None):
         raise
 
 
-def _set_repository_policy_once(client, repository, registry_id, policy_text, force):
-    params = _repository_params(repository, registry_id)
-    params["policyText"] = policy_text
+@ECRErrorHandler.common_error_handler("set the policy of repository {repository}")
+def _set_repository_policy(client, repository, registry_id, policy_text, force):
+    params = dict(_repository_params(repository, registry_id), policyText=policy_text)
     if force:
         params["force"] = True
     return client.set_repository_policy(**params)
 
 
-_set_repository_policy = ecr_retry(_set_repository_policy_once)
-
-
-def is_transient(error):
-    """Whether a failed call is worth repeating: throttling, a server error or a connection
-    that failed or dropped (botocore exceptions other than ClientError)."""
-    if isinstance(error, botocore.exceptions.ClientError):
-        status = (getattr(error, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return _error_code(error) in ECR_RETRYABLE_CODES + ["Throttling", "ThrottledException", "RequestLimitExceeded"] or status >= 500
-    return isinstance(error, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError))
+@ECRErrorHandler.deletion_error_handler("delete the policy of repository {repository}")
+def delete_repository_policy(client, repository, registry_id=None):
+    """Delete a repository policy once (``apply_policy`` retries); False when there was none."""
+    client.delete_repository_policy(**_repository_params(repository, registry_id))
+    return True
 
 
 def _is_principal_not_found(error):
-    response = getattr(error, "response", None) or {}
-    details = response.get("Error", {})
+    details = (getattr(error, "response", None) or {}).get("Error", {})
     return details.get("Code") == "InvalidParameterException" and PRINCIPAL_NOT_FOUND in str(details.get("Message", "")).lower()
 
 
-def set_repository_policy(client, repository, policy_text, registry_id=None, force=False, propagation_timeout=120, region=None,
-                          refresh=None):
+def set_repository_policy(client, repository, policy_text, refresh, registry_id=None, force=False, propagation_timeout=120, region=None):
     """Write a repository policy; returns the registry id ECR answers with.
 
-    ECR rejects a policy naming an IAM principal it cannot see yet ("Principal not found") for a
-    while after the principal was created; that rejection is retried until
-    ``propagation_timeout`` seconds have passed.
-
-    Without ``refresh``, throttling and server errors are retried by ``ecr_retry`` with the same
-    text. With ``refresh``, every retry (also after throttling, a server error or a dropped
-    connection) writes the text ``refresh()`` gives, made from a fresh read, so that no retry
-    writes a policy read long ago; ``client`` should then not retry by itself either
-    (``WRITE_CLIENT_CONFIG``)."""
+    Every retry writes the text ``refresh()`` makes from a fresh read, never the old text: after
+    throttling, a server error or a dropped connection, and while ECR rejects a principal IAM has
+    not propagated yet ("Principal not found"), for up to ``propagation_timeout`` seconds."""
     waits = jittered_sleeps(propagation_timeout, initial=2.0, maximum=15.0)
     transient = jittered_sleeps(propagation_timeout, initial=1.0, maximum=20.0)
     while True:
         try:
-            if refresh is None:
-                response = _set_repository_policy(client, repository, registry_id, policy_text, force)
-            else:
-                response = _set_repository_policy_once(client, repository, registry_id, policy_text, force)
-            return response.get("registryId")
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            _raise_if_repository_missing(e, repository, registry_id, region)
-            if refresh is not None and is_transient(e):
+            return _set_repository_policy(client, repository, registry_id, policy_text, force).get("registryId")
+        except AnsibleECRError as e:
+            _raise_if_repository_missing(e.exception, repository, registry_id, region)
+            if is_transient(e.exception):
                 if not next(transient, 0):
-                    raise AnsibleECRError(message=f"Failed to set the policy of repository {repository}", exception=e) from e
-                policy_text = refresh()
-                continue
-            if not _is_principal_not_found(e):
-                raise AnsibleECRError(message=f"Failed to set the policy of repository {repository}", exception=e) from e
-            if not next(waits, 0):
+                    raise
+            elif not _is_principal_not_found(e.exception):
+                raise
+            elif not next(waits, 0):
                 raise AnsibleECRError(
                     message=(
                         f"ECR kept rejecting the policy of repository {repository} for {propagation_timeout}s because a "
                         "principal was not found; if the role or user was created just now IAM may need longer (raise "
                         "propagation_timeout), otherwise check that every principal exists"
                     ),
-                    exception=e,
+                    exception=e.exception,
                 ) from e
-            if refresh is not None:
-                policy_text = refresh()
-
-
-@ECRErrorHandler.deletion_error_handler("delete the policy of repository {repository}")
-def delete_repository_policy_once(client, repository, registry_id=None):
-    """Delete a repository policy, without retrying (``apply_policy`` retries on a fresh read);
-    False when there was none."""
-    client.delete_repository_policy(**_repository_params(repository, registry_id))
-    return True
+            policy_text = refresh()
 
 
 class PolicyChange:
@@ -218,93 +174,76 @@ class PolicyChange:
         """How messages name the policy."""
         return f"the policy of {describe_repository_name(self.repository, self.registry_id, self.region)}"
 
+    def read(self, client):
+        """The policy as it is now (parsed); remembers the registry id ECR answers with."""
+        text, registry_id = get_repository_policy(client, self.repository, self.registry_id, self.region)
+        self.registry_id = self.registry_id or registry_id
+        return parse_policy(text, self.where)
+
+    def wanted(self, current):
+        """The change applied to ``current``; raises PolicyError when that is over ECR's size limit."""
+        wanted = self.apply_change(current)
+        if wanted is not None and not documents_equivalent(current, wanted):
+            check_size(render_policy(wanted), f"the new {self.where}")
+        return wanted
+
 
 def plan_policy(client, repository, apply_change, registry_id=None, region=None):
     """Read a repository policy and work out what ``apply_change`` makes of it, writing nothing.
 
-    ``apply_change(document_or_None) -> document_or_None`` must be pure and idempotent: it gets
-    the current policy (parsed) and returns the policy wanted (None: no policy at all). Raises
-    PolicyError for a stored policy we cannot use or a result over ECR's size limit, and
-    RepositoryMissingError, before anything is written."""
-    text, found_registry = get_repository_policy(client, repository, registry_id, region)
-    change = PolicyChange(repository, found_registry or registry_id, region, apply_change, None, None)
-    change.before = parse_policy(text, change.where)
-    change.after = apply_change(change.before)
+    ``apply_change(document_or_None) -> document_or_None`` must be pure and idempotent (None: no
+    policy at all). Raises PolicyError (a stored policy we cannot use, a result over ECR's size
+    limit) or RepositoryMissingError."""
+    change = PolicyChange(repository, registry_id, region, apply_change, None, None)
+    change.before = change.read(client)
+    change.after = change.wanted(change.before)
     change.changed = not documents_equivalent(change.before, change.after)
     if not change.changed:
         change.after = change.before
-    elif change.after is not None:
-        check_size(render_policy(change.after), f"the new {change.where}")
     return change
 
 
 def apply_policy(client, change, force=False, propagation_timeout=120, verify_delay=1.0, max_writes=6, write_client=None):
-    """Write a planned change, safely under concurrency, and return it with ``after`` as read back.
+    """Write a planned change and return it with ``after`` as read back.
 
-    SetRepositoryPolicy has no revision check, so two things keep other writers' statements:
-
-    * the change is applied to the policy as read right before each write (not to the one read
-      when planning, which another writer may have replaced since);
-    * after a write the policy is read back after a jittered ``verify_delay`` (at least three
-      quarters of it). A writer that read before our write and writes after it has, by then,
-      written (its read-to-write gap is far shorter), so when applying the change to what is
-      there would change it again, another writer replaced it meanwhile, and the change is
-      applied and written again, up to ``max_writes`` writes.
-
-    Reusing the planning read would save a read per write, but widens the read-to-write gap by
-    the time between planning and writing; under load (20 jobs on 2 cores) that let a revoked
-    statement come back in the concurrency test, so the policy is always read again.
-
-    All writers of a repository should use the same ``verify_delay`` for this to hold. A write
-    that fails for throttling, a server error or a dropped connection is retried on a fresh read
-    each time, never with the old text; so that no write waits long after its read, give a
-    ``write_client`` that does not retry by itself (``WRITE_CLIENT_CONFIG``)."""
-    write_client = write_client or client
+    SetRepositoryPolicy has no revision check: the change is applied to a fresh read before each
+    write and read back ``verify_delay`` (jittered) after it; when another writer replaced the
+    policy meanwhile, it is written again, up to ``max_writes`` writes. ``write_client`` must not
+    retry by itself (``_aws.WRITE_CLIENT_CONFIG``): failed writes are retried here, on a fresh read."""
     if not change.changed:
         return change
-    text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
-    current = parse_policy(text, change.where)
+    write_client = write_client or client
 
     def refresh():
-        text, dummy_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
-        wanted = change.apply_change(parse_policy(text, change.where))
-        if wanted is None:
-            return render_policy(change.after)
-        check_size(render_policy(wanted), f"the new {change.where}")
-        return render_policy(wanted)
+        wanted = change.wanted(change.read(client))
+        return render_policy(change.after if wanted is None else wanted)
 
     transient = jittered_sleeps(propagation_timeout, initial=1.0, maximum=20.0)
+    current = change.read(client)
     while change.attempts < max_writes:
-        wanted = change.apply_change(current)
+        wanted = change.wanted(current)
         if documents_equivalent(current, wanted):
             change.after = current
-            change.registry_id = change.registry_id or read_registry
             return change
-        if wanted is not None:
-            check_size(render_policy(wanted), f"the new {change.where}")
         if wanted is None:
             try:
-                delete_repository_policy_once(write_client, change.repository, change.registry_id)
+                delete_repository_policy(write_client, change.repository, change.registry_id)
             except AnsibleECRError as e:
                 if not is_transient(e.exception) or not next(transient, 0):
                     raise
-                # Not deleted, or deleted and answered too late: look again before anything else.
-                text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
-                current = parse_policy(text, change.where)
+                # Maybe deleted after all: look again before anything else.
+                current = change.read(client)
                 continue
         else:
             written_registry = set_repository_policy(
-                write_client, change.repository, render_policy(wanted), change.registry_id, force, propagation_timeout, change.region,
-                refresh,
+                write_client, change.repository, render_policy(wanted), refresh, change.registry_id, force, propagation_timeout, change.region
             )
             change.registry_id = change.registry_id or written_registry
         change.attempts += 1
         settle(verify_delay)
-        text, read_registry = get_repository_policy(client, change.repository, change.registry_id, change.region)
-        current = parse_policy(text, change.where)
+        current = change.read(client)
         if documents_equivalent(current, change.apply_change(current)):
             change.after = current
-            change.registry_id = change.registry_id or read_registry
             return change
     raise ConcurrentWriteError(
         message=(
@@ -312,12 +251,3 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
             "fewer writers update the same repository at once (see the role's aggregation)"
         )
     )
-
-
-def converge_policy(client, repository, apply_change, registry_id=None, region=None, check_mode=False, **write_options):
-    """Plan a repository policy change and, unless in check mode, apply it (see ``plan_policy``
-    and ``apply_policy``)."""
-    change = plan_policy(client, repository, apply_change, registry_id, region)
-    if check_mode:
-        return change
-    return apply_policy(client, change, **write_options)

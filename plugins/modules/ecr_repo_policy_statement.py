@@ -332,160 +332,25 @@ diff:
       type: str
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import CLIENT_CONFIG
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import WRITE_CLIENT_CONFIG
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import InvalidRequestError
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import fail_with
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import failure_summary
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import AnsibleECRError
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import apply_policy
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import plan_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import describe_repository
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import desired_statement
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import find_statement
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import pretty_policy
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import put_statement
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import remove_statement
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import statements_of
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_actions
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_conditions
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_principal
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_sid
-from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
-from ansible_collections.pullaccess.aws.plugins.module_utils._poll import WORKERS
-from ansible_collections.pullaccess.aws.plugins.module_utils._poll import WRITE_CLIENT_CONFIG
+from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import apply_policies
+from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import check_requests
+from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import plan_policies
+from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import policy_result
+from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import requests_from
 
 
-def validated_statement(entry, allow_public, where):
-    """Check one statement request before any AWS call; raises PolicyError saying what to fix."""
-    try:
-        validate_sid(entry["sid"])
-        conditions = validate_conditions(entry["conditions"])
-        principals = [validate_principal(p, allow_public=allow_public, has_condition=bool(conditions)) for p in entry["principals"] or []]
-        if entry["state"] == "present" and not principals:
-            raise PolicyError("principals must name at least one principal when state=present")
-        actions = validate_actions(entry["actions"])
-    except PolicyError as e:
-        raise PolicyError(f"{where}: {e}" if where else str(e)) from e
-    return {
-        "sid": entry["sid"],
-        "principals": principals,
-        "actions": actions,
-        "effect": entry["effect"],
-        "conditions": conditions,
-        "state": entry["state"],
-        "purge_principals": entry["purge_principals"],
-    }
-
-
-def validated_requests(params):
-    """The statement requests of the task (one, or several with ``statements``), validated."""
-    if params["registry_id"] is not None and not (len(params["registry_id"]) == 12 and params["registry_id"].isdigit()):
-        raise PolicyError(f"registry_id {params['registry_id']!r} is not a 12-digit AWS account id")
-    if params["statements"] is None:
-        return [validated_statement(params, params["allow_public"], None)]
-    if not params["statements"]:
-        raise PolicyError("statements must list at least one statement")
-    requests = []
-    for index, entry in enumerate(params["statements"]):
-        # Entries inherit actions, effect and purge_principals from the task when they leave them out.
-        merged = dict(entry)
-        for key in ("actions", "effect", "purge_principals"):
-            if merged.get(key) is None:
-                merged[key] = params[key]
-        requests.append(validated_statement(merged, params["allow_public"], f"statements[{index}] (sid {entry['sid']!r})"))
-    return requests
-
-
-def statement_change(requests, delete_empty_policy, notes):
-    """Return the pure ``apply_change(document) -> document`` applying every statement request in
-    turn (one read and at most one write for all of them)."""
-
-    def apply_one(document, request):
-        current = find_statement(document, request["sid"])
-        wanted, found_notes = desired_statement(current, **request)
-        notes.update(found_notes)
-        if wanted is current:
-            return document
-        if wanted is None:
-            result = remove_statement(document, request["sid"])
-            if not statements_of(result):
-                if delete_empty_policy:
-                    return None
-                raise PolicyError(
-                    f"removing statement {request['sid']!r} would leave the repository policy without statements, which "
-                    "ECR does not accept; nothing was written. Set delete_empty_policy=true to delete the policy instead"
-                )
-            return result
-        return put_statement(document, wanted)
-
-    def apply_change(document):
-        for request in requests:
-            document = apply_one(document, request)
-        return document
-
-    return apply_change
-
-
-def validated_jobs(params):
-    """The repositories of the task with their validated statement requests:
-    ``[(repository, registry_id, requests)]``."""
-    if params["policies"] is None:
-        return [(params["repository"], params["registry_id"], validated_requests(params))]
-    if not params["policies"]:
-        raise PolicyError("policies must list at least one repository")
-    jobs = []
-    for index, entry in enumerate(params["policies"]):
-        scoped = dict(params, repository=entry["repository"], registry_id=entry["registry_id"], statements=entry["statements"])
-        try:
-            jobs.append((entry["repository"], entry["registry_id"], validated_requests(scoped)))
-        except PolicyError as e:
-            raise PolicyError(f"policies[{index}] (repository {entry['repository']!r}): {e}") from e
-    return jobs
-
-
-def run_all(function, items):
-    """Run ``function`` on every item in a few threads; returns ``[(item, result, error)]`` in
-    order. Only the errors the modules know how to report are caught."""
-    def guarded(item):
-        try:
-            return item, function(item), None
-        except (PolicyError, AnsibleECRError) as e:
-            return item, None, e
-
-    if len(items) == 1:
-        return [guarded(items[0])]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(guarded, items))
-
-
-def fail_on_errors(module, outcomes, stage, **extra):
-    """Fail naming every repository that failed (and say what was done with the others)."""
-    errors = [(item, error) for item, dummy, error in outcomes if error is not None]
-    if not errors:
-        return
-    if len(outcomes) == 1:
-        error = errors[0][1]
-        if isinstance(error, AnsibleECRError):
-            module.fail_json_aws_error(error)
-        module.fail_json(msg=str(error), **extra)
-    lines = "; ".join(f"{item[0]}: {error}" for item, error in errors)
-    module.fail_json(msg=f"{len(errors)} of {len(outcomes)} repositories failed {stage}: {lines}", **extra)
-
-
-def policy_result(change, requests):
-    """What the task returns about one repository."""
-    return dict(
-        repository=change.repository,
-        registry_id=change.registry_id,
-        changed=change.changed,
-        policy=change.after,
-        statements=[find_statement(change.after, sid) for sid in dict.fromkeys(r["sid"] for r in requests)],
-        write_attempts=change.attempts,
-    )
-
-
-def main():
+def argument_spec():
     statement_options = dict(
         sid=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -495,20 +360,17 @@ def main():
         conditions=dict(type="dict"),
         purge_principals=dict(type="bool"),
     )
-    argument_spec = dict(
+    policy_options = dict(
+        repository=dict(type="str", required=True),
+        registry_id=dict(type="str"),
+        statements=dict(type="list", elements="dict", required=True, options=statement_options),
+    )
+    return dict(
         repository=dict(type="str", aliases=["repository_name"]),
         registry_id=dict(type="str"),
         sid=dict(type="str"),
         statements=dict(type="list", elements="dict", options=statement_options),
-        policies=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                repository=dict(type="str", required=True),
-                registry_id=dict(type="str"),
-                statements=dict(type="list", elements="dict", required=True, options=statement_options),
-            ),
-        ),
+        policies=dict(type="list", elements="dict", options=policy_options),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         principals=dict(type="list", elements="str"),
         actions=dict(type="list", elements="str", default=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]),
@@ -521,8 +383,39 @@ def main():
         verify_delay=dict(type="float", default=2.0),
         force=dict(type="bool", default=False),
     )
+
+
+def fail_on_errors(module, requests, outcomes, stage, **extra):
+    """End the module when a repository failed: one repository's error as it is, several in one message."""
+    failed = [(request.repository, error) for request, (dummy, error) in zip(requests, outcomes) if error is not None]
+    if failed and len(outcomes) == 1:
+        fail_with(module, failed[0][1], **extra)
+    if failed:
+        module.fail_json(msg=failure_summary(failed, len(failed), len(outcomes), "repositories", stage), **extra)
+
+
+def result_of(module, requests, changes, diff=False):
+    """What the task returns: the one repository's policy, or with ``policies`` the list."""
+    if module.params["policies"] is not None:
+        result = dict(changed=any(c.changed for c in changes), policies=[policy_result(c, r) for c, r in zip(changes, requests)])
+        if diff:
+            result["diff"] = [
+                dict(before_header=c.repository, after_header=c.repository, before=pretty_policy(c.before), after=pretty_policy(c.after))
+                for c in changes
+                if c.changed
+            ]
+        return result
+    change, request = changes[0], requests[0]
+    result = policy_result(change, request)
+    result["statement"] = find_statement(change.after, request.statements[0]["sid"]) if module.params["sid"] else None
+    if diff:
+        result["diff"] = dict(before=pretty_policy(change.before), after=pretty_policy(change.after))
+    return result
+
+
+def main():
     module = AnsibleAWSModule(
-        argument_spec=argument_spec,
+        argument_spec=argument_spec(),
         supports_check_mode=True,
         required_if=[("state", "present", ["principals", "statements", "policies"], True)],
         required_one_of=[("sid", "statements", "policies"), ("repository", "policies")],
@@ -535,59 +428,35 @@ def main():
         ],
     )
     params = module.params
-    batch = params["policies"] is not None
-
+    single = params["policies"] is None
     try:
-        jobs = validated_jobs(params)
-    except PolicyError as e:
-        module.fail_json(msg=str(e), repository=params["repository"])
+        requests = check_requests(requests_from(params), params["allow_public"])
+    except InvalidRequestError as e:
+        fail_with(module, e, repository=params["repository"])
 
     client = module.client("ecr", config=CLIENT_CONFIG)
-    notes = set()
-
-    def plan(job):
-        repository, registry_id, requests = job
-        return plan_policy(client, repository, statement_change(requests, params["delete_empty_policy"], notes), registry_id, module.region)
-
     # Every repository is read and checked before anything is written.
-    planned = run_all(plan, jobs)
-    fail_on_errors(module, planned, "their checks; nothing was written", repository=params["repository"], registry_id=params["registry_id"])
-    changes = [change for dummy, change, dummy_error in planned]
+    planned = plan_policies(client, requests, params["delete_empty_policy"], module.region)
+    fail_on_errors(module, requests, planned, "failed their checks; nothing was written", repository=params["repository"],
+                   registry_id=params["registry_id"])
+    changes = [change for change, dummy in planned]
 
     if not module.check_mode:
-        write_options = dict(force=params["force"], propagation_timeout=params["propagation_timeout"], verify_delay=params["verify_delay"],
-                             write_client=module.client("ecr", config=WRITE_CLIENT_CONFIG))
-        applied = run_all(lambda change: apply_policy(client, change, **write_options), changes)
-        extra = dict(changed=any(c.changed for c in changes))
-        if batch:
-            extra["policies"] = [policy_result(change, job[2]) for change, job in zip(changes, jobs)]
-        fail_on_errors(module, [((c.repository,), r, e) for c, r, e in applied], "to be written", **extra)
+        write_client = module.client("ecr", config=WRITE_CLIENT_CONFIG)
+        applied = apply_policies(client, changes, force=params["force"], propagation_timeout=params["propagation_timeout"],
+                                 verify_delay=params["verify_delay"], write_client=write_client)
+        extra = dict(changed=any(c.changed for c in changes)) if single else result_of(module, requests, changes)
+        fail_on_errors(module, requests, applied, "failed to be written", **extra)
 
-    for note in sorted(notes):
+    for note in sorted(set().union(*(request.notes for request in requests))):
         module.warn(note)
-
-    if batch:
-        result = dict(changed=any(c.changed for c in changes), policies=[policy_result(c, job[2]) for c, job in zip(changes, jobs)])
-        if module._diff:
-            result["diff"] = [
-                dict(before_header=c.repository, after_header=c.repository, before=pretty_policy(c.before), after=pretty_policy(c.after))
-                for c in changes
-                if c.changed
-            ]
-        module.exit_json(**result)
-
-    change, requests = changes[0], jobs[0][2]
-    if not change.registry_id:
-        # Only when no policy was read or written (ECR's policy calls carry the registry id).
+    if single and not changes[0].registry_id:
+        # ECR's policy calls carry the registry id; with no policy read or written, ask for it.
         try:
-            change.registry_id = describe_repository(client, change.repository, params["registry_id"], module.region)["registryId"]
+            changes[0].registry_id = describe_repository(client, changes[0].repository, None, module.region)["registryId"]
         except AnsibleECRError as e:
-            module.fail_json_aws_error(e)
-    result = policy_result(change, requests)
-    result["statement"] = find_statement(change.after, requests[0]["sid"]) if params["sid"] else None
-    if module._diff:
-        result["diff"] = dict(before=pretty_policy(change.before), after=pretty_policy(change.after))
-    module.exit_json(**result)
+            fail_with(module, e)
+    module.exit_json(**result_of(module, requests, changes, diff=module._diff))
 
 
 if __name__ == "__main__":
