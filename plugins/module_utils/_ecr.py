@@ -155,6 +155,15 @@ def set_repository_policy(client, repository, policy_text, refresh, registry_id=
             policy_text = refresh()
 
 
+class _ReadAgain(Exception):
+    """The fresh read before a retried write calls for no write (already as wanted, or a delete):
+    ``apply_policy`` goes on from that read."""
+
+    def __init__(self, current):
+        super().__init__()
+        self.current = current
+
+
 class PolicyChange:
     """A repository policy change: before/after documents, whether they differ, and what it takes
     to apply it (``plan_policy`` makes one, ``apply_policy`` writes it)."""
@@ -215,8 +224,11 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
     write_client = write_client or client
 
     def refresh():
-        wanted = change.wanted(change.read(client))
-        return render_policy(change.after if wanted is None else wanted)
+        fresh = change.read(client)
+        wanted = change.wanted(fresh)
+        if wanted is None or documents_equivalent(fresh, wanted):
+            raise _ReadAgain(fresh)
+        return render_policy(wanted)
 
     transient = jittered_sleeps(propagation_timeout, initial=1.0, maximum=20.0)
     current = change.read(client)
@@ -235,9 +247,13 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
                 current = change.read(client)
                 continue
         else:
-            written_registry = set_repository_policy(
-                write_client, change.repository, render_policy(wanted), refresh, change.registry_id, force, propagation_timeout, change.region
-            )
+            try:
+                written_registry = set_repository_policy(
+                    write_client, change.repository, render_policy(wanted), refresh, change.registry_id, force, propagation_timeout, change.region
+                )
+            except _ReadAgain as e:
+                current = e.current
+                continue
             change.registry_id = change.registry_id or written_registry
         change.attempts += 1
         settle(verify_delay)

@@ -453,7 +453,7 @@ def main():
     if single and not changes[0].registry_id:
         # ECR's policy calls carry the registry id; with no policy read or written, ask for it.
         try:
-            changes[0].registry_id = describe_repository(client, changes[0].repository, None, module.region)["registryId"]
+            changes[0].registry_id = describe_repository(client, changes[0].repository, requests[0].registry_id, module.region)["registryId"]
         except AnsibleECRError as e:
             fail_with(module, e)
     module.exit_json(**result_of(module, requests, changes, diff=module._diff))

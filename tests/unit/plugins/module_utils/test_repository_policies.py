@@ -353,3 +353,30 @@ def test_other_write_errors_are_not_retried(no_sleep):
         apply_policy(fake, change, verify_delay=0)
     assert raised.value.message == "Failed to set the policy of repository app"
     assert fake.failures == [] and fake.writes == []
+
+
+@pytest.mark.parametrize(
+    "meanwhile, stored, writes",
+    [
+        # Another writer put our statement in while our write failed: nothing left to write.
+        (document(FOREIGN, ours("PullA", [ROLE_A])), document(FOREIGN, ours("PullA", [ROLE_A])), []),
+        # Another writer removed every other statement: our removal now deletes the policy.
+        (document(ours("PullA", [ROLE_A])), None, [("app", None)]),
+    ],
+    ids=["already-as-wanted", "now-a-delete"],
+)
+def test_failed_write_whose_fresh_read_needs_no_write(no_sleep, meanwhile, stored, writes):
+    """A retried write goes on from the fresh read: it never writes the planned text (or "null")."""
+    fake = FakeECR({"app": json.dumps(document(FOREIGN, ours("Other", [ROLE_B]), ours("PullA", [ROLE_A])))})
+    if stored is None:
+        change = planned_change(fake, {"state": "absent", "principals": None})
+    else:
+        fake.policies["app"] = json.dumps(document(FOREIGN))
+        change = planned_change(fake)
+
+    def fail_once():
+        fake.policies["app"] = json.dumps(meanwhile)
+        return client_error("ThrottlingException", "Rate exceeded")
+    fake.failures = [fail_once]
+    apply_policy(fake, change, verify_delay=0)
+    assert fake.stored() == stored and fake.writes == writes
