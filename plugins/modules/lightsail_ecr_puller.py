@@ -59,7 +59,7 @@ options:
     default: present
   wait:
     description:
-      - Wait until the puller role has settled (see the description) before returning.
+      - Wait until the puller role has finished switching (see the description) before returning.
       - With V(false) the module returns right after the update with what is known then; after an activation
         RV(principal_arn) is then usually V("") and RV(principal_arn_known) V(false).
     type: bool
@@ -67,7 +67,7 @@ options:
   wait_timeout:
     description:
       - Seconds to wait in all, for a busy service to accept the update and (with O(wait=true)) for the role
-        to settle. With O(service_names) the services are waited for side by side within this one budget.
+        to finish switching. With O(service_names) the services are waited for side by side within this one budget.
       - When the time runs out the module fails, saying whether the change was requested and what state the
         service is in.
     type: int
