@@ -59,7 +59,7 @@ options:
     default: present
   wait:
     description:
-      - Wait until the puller role has settled (see the description) before returning.
+      - Wait until the puller role has finished switching (see the description) before returning.
       - With V(false) the module returns right after the update with what is known then; after an activation
         RV(principal_arn) is then usually V("") and RV(principal_arn_known) V(false).
     type: bool
@@ -67,7 +67,7 @@ options:
   wait_timeout:
     description:
       - Seconds to wait in all, for a busy service to accept the update and (with O(wait=true)) for the role
-        to settle. With O(service_names) the services are waited for side by side within this one budget.
+        to finish switching. With O(service_names) the services are waited for side by side within this one budget.
       - When the time runs out the module fails, saying whether the change was requested and what state the
         service is in.
     type: int
@@ -76,7 +76,8 @@ notes:
   - Check mode makes no change and reports whether the role would be switched. The ARN a new activation will get
     cannot be known before Lightsail assigns it, so in check mode RV(principal_arn) is then V(""),
     RV(principal_arn_known) is V(false), RV(msg) says why, and the diff shows C((known after activation)).
-  - Throttling (C(ThrottlingException)) and C(ServiceException) answers are retried with jittered backoff.
+  - Throttling (C(ThrottlingException)) and server errors (C(ServiceException)) are retried by botocore (standard
+    retry mode, up to 10 attempts per call).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -271,92 +272,69 @@ diff:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import CLIENT_CONFIG
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import InvalidRequestError
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import fail_with
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import AnsibleLightsailError
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerBatchError
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerWaitTimeout
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_role
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_roles
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import diff_puller_role
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_report
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_role
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import quote_names
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import reported_puller_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import snake_service
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import validate_service_name
-from ansible_collections.pullaccess.aws.plugins.module_utils._poll import CLIENT_CONFIG
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import unknown_arn_note
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail_pullers import PullerRunError
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail_pullers import PullerTimeoutError
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail_pullers import converge_puller_roles
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import validate_service_name
 
 
-def pending_note(check_mode, changed, names=None):
-    """Why principal_arn is empty although the role is (or would be) active; ``names`` are the
-    services concerned in the fleet form."""
-    if check_mode and changed:
-        if names:
-            return (
-                f"Check mode: the ECR image puller roles of {quote_names(names)} would be activated; their principal "
-                "ARNs cannot be known before activation, so their principal_arn is empty"
-            )
-        return (
-            "Check mode: the ECR image puller role would be activated; its principal ARN cannot be known before "
-            "activation, so principal_arn is empty"
+def check_request(service_names, wait_timeout):
+    """Raise InvalidRequestError naming every problem of the arguments at once."""
+    problems = [problem for problem in map(validate_service_name, service_names) if problem]
+    if wait_timeout < 0:
+        problems.append(f"wait_timeout must be 0 or more seconds, got {wait_timeout}")
+    if problems:
+        raise InvalidRequestError("; ".join(problems))
+
+
+def build_result(outcomes, fleet, is_active, check_mode, diff):
+    """The return values: of the single form from its one outcome, of the fleet form from all."""
+    reports = [puller_report(outcome, is_active, check_mode) for outcome in outcomes]
+    pullers = [report[0] for report in reports]
+    if fleet:
+        result = dict(changed=any(puller["changed"] for puller in pullers), pullers=pullers)
+        switched = [(puller["service_name"], role_diff) for puller, role_diff in reports if puller["changed"]]
+        role_diffs = dict(before={name: d["before"] for name, d in switched}, after={name: d["after"] for name, d in switched})
+    else:
+        puller, role_diffs = reports[0]
+        result = dict(
+            changed=puller["changed"],
+            principal_arn=puller["principal_arn"],
+            principal_arn_known=puller["principal_arn_known"],
+            is_active=puller["is_active"],
+            service=snake_service(outcomes[0].after),
         )
-    if names:
-        return (
-            f"The ECR image puller roles of {quote_names(names)} are active but Lightsail has not assigned their "
-            "principal ARNs yet (activation takes about 30 seconds), so their principal_arn is empty; check mode and "
-            "wait=false do not wait for them"
-        )
-    return (
-        "The ECR image puller role is active but Lightsail has not assigned its principal ARN yet (activation takes "
-        "about 30 seconds), so principal_arn is empty; check mode and wait=false do not wait for it"
-    )
-
-
-def single_result(outcome, is_active, check_mode, diff):
-    """The return values of the single form."""
-    role, arn_known = reported_puller_role(outcome, is_active, check_mode)
-    result = dict(
-        changed=outcome.changed,
-        principal_arn=role["principal_arn"],
-        principal_arn_known=arn_known,
-        is_active=role["is_active"],
-        service=snake_service(outcome.after),
-    )
-    if not arn_known:
-        result["msg"] = pending_note(check_mode, outcome.changed)
+    note = unknown_arn_note(pullers, check_mode, fleet)
+    if note:
+        result["msg"] = note
     if diff:
-        result["diff"] = dict(before=puller_role(outcome.before), after=diff_puller_role(role, arn_known))
+        result["diff"] = role_diffs
     return result
 
 
-def fleet_result(outcomes, is_active, check_mode, diff):
-    """The return values of the fleet form (also those of its failures, with partial results)."""
-    pullers = []
-    diff_before, diff_after = {}, {}
-    would_activate, unassigned = [], []
-    for outcome in outcomes:
-        role, arn_known = reported_puller_role(outcome, is_active, check_mode)
-        pullers.append(
-            dict(
-                service_name=outcome.service_name,
-                is_active=role["is_active"],
-                principal_arn=role["principal_arn"],
-                principal_arn_known=arn_known,
-                changed=outcome.changed,
-            )
-        )
-        if not arn_known:
-            (would_activate if check_mode and outcome.changed else unassigned).append(outcome.service_name)
-        if outcome.changed:
-            diff_before[outcome.service_name] = puller_role(outcome.before)
-            diff_after[outcome.service_name] = diff_puller_role(role, arn_known)
-    result = dict(changed=any(puller["changed"] for puller in pullers), pullers=pullers)
-    notes = [pending_note(check_mode, True, would_activate)] if would_activate else []
-    if unassigned:
-        notes.append(pending_note(check_mode, False, unassigned))
-    if notes:
-        result["msg"] = ". ".join(notes)
-    if diff:
-        result["diff"] = dict(before=diff_before, after=diff_after)
-    return result
+def fail(module, error, fleet, is_active):
+    """The one failure path. When some services could not be finished, the fleet form returns
+    every service's result; the single form fails with its service's error, and with the role
+    as it is when the role was switched but did not become steady in time."""
+    extra = {}
+    if isinstance(error, PullerRunError) and fleet:
+        extra = build_result(error.outcomes, fleet, is_active, module.check_mode, module._diff)
+        extra.pop("msg", None)
+        extra["changed"] = error.requested
+    elif isinstance(error, PullerRunError):
+        outcome = error.outcomes[0]
+        error = outcome.error
+        if isinstance(error, PullerTimeoutError):
+            extra = dict(changed=outcome.requested, service=snake_service(outcome.after), **puller_role(outcome.after))
+    fail_with(module, error, **extra)
 
 
 def main():
@@ -373,44 +351,23 @@ def main():
         required_one_of=[["service_name", "service_names"]],
         supports_check_mode=True,
     )
-    service_names = module.params["service_names"]
-    fleet = service_names is not None
-    if not fleet:
-        service_names = [module.params["service_name"]]
+    fleet = module.params["service_names"] is not None
+    service_names = module.params["service_names"] if fleet else [module.params["service_name"]]
     is_active = module.params["state"] == "present"
     wait_timeout = module.params["wait_timeout"]
-
-    problems = [problem for problem in map(validate_service_name, service_names) if problem]
-    if problems:
-        module.fail_json(msg="; ".join(problems))
-    if wait_timeout < 0:
-        module.fail_json(msg=f"wait_timeout must be 0 or more seconds, got {wait_timeout}")
-    if not service_names:
-        module.exit_json(**fleet_result([], is_active, module.check_mode, module._diff))
-
-    converge = dict(check_mode=module.check_mode, wait=module.params["wait"], wait_timeout=wait_timeout)
-    client = module.client("lightsail", config=CLIENT_CONFIG)
     try:
-        if fleet:
-            outcomes = converge_puller_roles(client, service_names, module.region, is_active, **converge)
-        else:
-            outcome = converge_puller_role(client, service_names[0], module.region, is_active, **converge)
-    except PullerBatchError as e:
-        partial = fleet_result(e.outcomes, is_active, module.check_mode, module._diff)
-        partial.pop("msg", None)
-        partial["changed"] = e.requested
-        if e.exception is not None:
-            module.fail_json_aws(e.exception, msg=e.message, **partial)
-        module.fail_json(msg=e.message, **partial)
-    except PullerWaitTimeout as e:
-        role = puller_role(e.service)
-        module.fail_json(msg=e.message, changed=e.requested, service=snake_service(e.service), **role)
-    except AnsibleLightsailError as e:
-        module.fail_json_aws_error(e)
-
-    if fleet:
-        module.exit_json(**fleet_result(outcomes, is_active, module.check_mode, module._diff))
-    module.exit_json(**single_result(outcome, is_active, module.check_mode, module._diff))
+        check_request(service_names, wait_timeout)
+        outcomes = []
+        if service_names:
+            client = module.client("lightsail", config=CLIENT_CONFIG)
+            # The single form reads its one service by name: a missing service is a NotFoundException naming it.
+            outcomes = converge_puller_roles(
+                client, service_names, module.region, is_active, check_mode=module.check_mode, wait=module.params["wait"],
+                wait_timeout=wait_timeout, read_by_name=not fleet,
+            )
+    except (InvalidRequestError, AnsibleLightsailError) as e:
+        fail(module, e, fleet, is_active)
+    module.exit_json(**build_result(outcomes, fleet, is_active, module.check_mode, module._diff))
 
 
 if __name__ == "__main__":

@@ -4,10 +4,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Tests of the Lightsail helpers behind lightsail_ecr_puller: the pure puller-role logic
-(table-driven) and the edge cases of converge_puller_role and of its fleet form
-converge_puller_roles that the emulator cannot produce on demand (a service turning busy
-between our read and our update, vanishing mid-run, an API error after some updates), with
-botocore's Stubber."""
+(table-driven) and the edge cases of converge_puller_roles, in the single form (one service
+read by name, as the module's service_name) and the fleet form, that the emulator cannot
+produce on demand (a service turning busy between our read and our update, vanishing mid-run,
+an API error after some updates), with botocore's Stubber. The engine's planning has its own
+tables in test_lightsail_pullers.py."""
 
 import datetime
 
@@ -19,25 +20,24 @@ try:
 except ImportError:  # the pure tests still run; the Stubber ones are skipped
     boto3 = None
 
-from ansible_collections.pullaccess.aws.plugins.module_utils import _lightsail
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import ARN_PENDING
+from ansible_collections.pullaccess.aws.plugins.module_utils import _lightsail_pullers
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import quote_names
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import ARN_PLACEHOLDER
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import AnsibleLightsailError
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerBatchError
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerOutcome
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import PullerWaitTimeout
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import ServiceMissingError
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import ServiceUnavailableError
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_role
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import converge_puller_roles
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import describe_service_names
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import diff_puller_role
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_as_wanted
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_role
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_settled
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import quote_names
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import puller_steady
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import reported_puller_role
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import services_label
 from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import snake_service
-from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail import validate_service_name
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail_pullers import PullerOutcome
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail_pullers import PullerRunError
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail_pullers import PullerTimeoutError
+from ansible_collections.pullaccess.aws.plugins.module_utils._lightsail_pullers import converge_puller_roles
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import validate_service_name
 
 REGION = "us-east-1"
 NAME = "web"
@@ -84,8 +84,23 @@ def no_sleep(monkeypatch):
     def fake_sleeps(timeout, initial=1.0, maximum=10.0):
         return iter(range(1, budget[0] + 1))
 
-    monkeypatch.setattr(_lightsail, "jittered_sleeps", fake_sleeps)
+    monkeypatch.setattr(_lightsail_pullers, "jittered_sleeps", fake_sleeps)
     return budget
+
+
+def single(client, is_active, region=REGION, **kwargs):
+    """The single form: one service, read by name; returns its outcome."""
+    return converge_puller_roles(client, [NAME], region, is_active, read_by_name=True, **kwargs)[0]
+
+
+def single_failure(client, is_active, region=REGION, **kwargs):
+    """What the single form fails with, as the module reports it: ``(error, outcome)``, the
+    service's own error and outcome when the run could not finish it, else the run's error."""
+    with pytest.raises(AnsibleLightsailError) as raised:
+        single(client, is_active, region=region, **kwargs)
+    if isinstance(raised.value, PullerRunError):
+        return raised.value.outcomes[0].error, raised.value.outcomes[0]
+    return raised.value, None
 
 
 def add_get(stubber, doc):
@@ -128,8 +143,8 @@ def test_puller_role_never_reports_the_service_arn(doc, expected):
         (service(state="PENDING"), False, False),
     ],
 )
-def test_puller_settled(doc, is_active, expected):
-    assert puller_settled(doc, is_active) is expected
+def test_puller_steady(doc, is_active, expected):
+    assert puller_steady(doc, is_active) is expected
 
 
 @pytest.mark.parametrize(
@@ -169,7 +184,7 @@ ACTIVE_NO_ARN = {"is_active": True, "principal_arn": ""}
     ids=["check-activate", "check-deactivate", "check-converged", "activated", "activating", "deactivating", "not-switched"],
 )
 def test_reported_puller_role(before, after, changed, is_active, check_mode, expected):
-    outcome = PullerOutcome(before, after, changed, puller_settled(after, is_active))
+    outcome = PullerOutcome(NAME, before, after, changed, steady=puller_steady(after, is_active))
     assert reported_puller_role(outcome, is_active, check_mode) == expected
 
 
@@ -178,7 +193,7 @@ def test_reported_puller_role(before, after, changed, is_active, check_mode, exp
     [
         (ACTIVE, True, ACTIVE),
         (INACTIVE, True, INACTIVE),
-        (ACTIVE_NO_ARN, False, {"is_active": True, "principal_arn": ARN_PENDING}),
+        (ACTIVE_NO_ARN, False, {"is_active": True, "principal_arn": ARN_PLACEHOLDER}),
     ],
 )
 def test_diff_puller_role(role, arn_known, expected):
@@ -193,8 +208,8 @@ def test_diff_puller_role(role, arn_known, expected):
         (["a", "b"], None, "Lightsail container services 'a', 'b' in region unknown"),
     ],
 )
-def test_describe_service_names(names, region, expected):
-    assert describe_service_names(names, region) == expected
+def test_services_label(names, region, expected):
+    assert services_label(names, region) == expected
 
 
 def test_quote_names_counts_past_the_limit():
@@ -239,7 +254,7 @@ def test_snake_service_keeps_user_names():
 
 
 # --------------------------------------------------------------------------------------------
-# converge_puller_role with botocore's Stubber
+# The single form (converge_puller_roles reading one service by name) with botocore's Stubber
 # --------------------------------------------------------------------------------------------
 
 
@@ -247,15 +262,15 @@ def test_snake_service_keeps_user_names():
 def test_converged_is_one_read(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service(is_active=True, arn=PULLER_ARN))
-    outcome = converge_puller_role(client, NAME, REGION, True)
-    assert not outcome.changed and outcome.settled and puller_role(outcome.after)["principal_arn"] == PULLER_ARN
+    outcome = single(client, True)
+    assert not outcome.changed and outcome.steady and puller_role(outcome.after)["principal_arn"] == PULLER_ARN
 
 
 @needs_boto3
 def test_check_mode_reads_once_and_predicts(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service(state="UPDATING"))
-    outcome = converge_puller_role(client, NAME, REGION, True, check_mode=True)
+    outcome = single(client, True, check_mode=True)
     assert outcome.changed and outcome.after is outcome.before
 
 
@@ -269,8 +284,8 @@ def test_service_turning_busy_after_the_read_is_waited_for(stubbed, no_sleep):
     add_get(stubber, service(state="RUNNING"))  # poll: idle again
     stubber.add_response("update_container_service", {"containerService": service(state="UPDATING", is_active=True)}, update_params(True))
     add_get(stubber, service(state="RUNNING", is_active=True, arn=PULLER_ARN))
-    outcome = converge_puller_role(client, NAME, REGION, True)
-    assert outcome.changed and outcome.settled
+    outcome = single(client, True)
+    assert outcome.changed and outcome.steady
     assert puller_role(outcome.after) == {"is_active": True, "principal_arn": PULLER_ARN}
 
 
@@ -280,10 +295,9 @@ def test_invalid_input_on_an_idle_service_is_not_retried(stubbed, no_sleep):
     add_get(stubber, service())
     stubber.add_client_error("update_container_service", "InvalidInputException", "something else", 400, expected_params=update_params(True))
     add_get(stubber, service())
-    with pytest.raises(AnsibleLightsailError) as raised:
-        converge_puller_role(client, NAME, REGION, True)
-    assert not isinstance(raised.value, ServiceUnavailableError)
-    assert "something else" in str(raised.value)
+    error = single_failure(client, True)[0]
+    assert not isinstance(error, ServiceUnavailableError)
+    assert "something else" in str(error)
 
 
 @needs_boto3
@@ -291,8 +305,8 @@ def test_switched_by_someone_else_while_busy_is_not_requested(stubbed, no_sleep)
     client, stubber = stubbed
     add_get(stubber, service(state="UPDATING"))
     add_get(stubber, service(state="READY", is_active=True, arn=PULLER_ARN))
-    outcome = converge_puller_role(client, NAME, REGION, True)
-    assert outcome.changed is False and outcome.settled is True
+    outcome = single(client, True)
+    assert outcome.changed is False and outcome.steady is True
     assert puller_role(outcome.after)["principal_arn"] == PULLER_ARN
 
 
@@ -300,17 +314,17 @@ def test_switched_by_someone_else_while_busy_is_not_requested(stubbed, no_sleep)
 def test_deleting_service_is_refused(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service(state="DELETING"))
-    with pytest.raises(ServiceUnavailableError, match="being deleted"):
-        converge_puller_role(client, NAME, REGION, True)
+    error = single_failure(client, True)[0]
+    assert isinstance(error, ServiceUnavailableError) and "being deleted" in str(error)
 
 
 @needs_boto3
 def test_missing_service_names_service_and_region(stubbed, no_sleep):
     client, stubber = stubbed
     stubber.add_client_error("get_container_services", "NotFoundException", "no such service", 400, expected_params=GET)
-    with pytest.raises(ServiceMissingError) as raised:
-        converge_puller_role(client, NAME, "eu-west-1", True)
-    assert "'web' in region eu-west-1" in raised.value.message and "check service_name and region" in raised.value.message
+    error = single_failure(client, True, region="eu-west-1")[0]
+    assert isinstance(error, ServiceMissingError)
+    assert "'web' in region eu-west-1" in error.message and "check service_name and region" in error.message
 
 
 @needs_boto3
@@ -318,8 +332,8 @@ def test_service_deleted_before_the_update(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service())
     stubber.add_client_error("update_container_service", "NotFoundException", "gone", 400, expected_params=update_params(True))
-    with pytest.raises(ServiceMissingError):
-        converge_puller_role(client, NAME, REGION, True)
+    error = single_failure(client, True)[0]
+    assert isinstance(error, ServiceMissingError)
 
 
 @needs_boto3
@@ -330,10 +344,10 @@ def test_wait_timeout_after_the_request(stubbed, no_sleep):
     stubber.add_response("update_container_service", {"containerService": service(state="UPDATING", is_active=True)}, update_params(True))
     add_get(stubber, service(state="UPDATING", is_active=True))
     add_get(stubber, service(state="UPDATING", is_active=True))
-    with pytest.raises(PullerWaitTimeout) as raised:
-        converge_puller_role(client, NAME, REGION, True, wait_timeout=7)
-    assert raised.value.requested is True
-    assert "was requested" in raised.value.message and "UPDATING" in raised.value.message and "wait_timeout=7" in raised.value.message
+    error, outcome = single_failure(client, True, wait_timeout=7)
+    assert isinstance(error, PullerTimeoutError)
+    assert outcome.requested is True
+    assert "was requested" in error.message and "UPDATING" in error.message and "wait_timeout=7" in error.message
 
 
 @needs_boto3
@@ -341,12 +355,12 @@ def test_wait_false_returns_the_update_answer(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service())
     stubber.add_response("update_container_service", {"containerService": service(state="UPDATING", is_active=True)}, update_params(True))
-    outcome = converge_puller_role(client, NAME, REGION, True, wait=False)
-    assert outcome.changed and not outcome.settled and outcome.after["state"] == "UPDATING"
+    outcome = single(client, True, wait=False)
+    assert outcome.changed and not outcome.steady and outcome.after["state"] == "UPDATING"
 
 
 # --------------------------------------------------------------------------------------------
-# converge_puller_roles (the fleet form) with botocore's Stubber
+# The fleet form (converge_puller_roles reading the region) with botocore's Stubber
 # --------------------------------------------------------------------------------------------
 
 
@@ -451,7 +465,7 @@ def test_fleet_wait_false_returns_after_the_updates(stubbed, no_sleep):
     add_update(stubber, "a")
     add_update(stubber, "b")
     outcomes = converge_puller_roles(client, ["a", "b"], REGION, True, wait=False)
-    assert [(o.changed, o.settled, o.after["state"]) for o in outcomes] == [(True, False, "UPDATING")] * 2
+    assert [(o.changed, o.steady, o.after["state"]) for o in outcomes] == [(True, False, "UPDATING")] * 2
 
 
 @needs_boto3
@@ -480,19 +494,19 @@ def test_fleet_refused_update_is_retried_when_the_service_is_idle_again(stubbed,
 
 
 @needs_boto3
-def test_fleet_timeout_fails_naming_the_pending_and_returns_everything(stubbed, no_sleep):
+def test_fleet_timeout_fails_naming_the_unfinished_and_returns_everything(stubbed, no_sleep):
     client, stubber = stubbed
     no_sleep[0] = 1
     add_list(stubber, named("a"), named("b", state="DEPLOYING"), named("c"))
     add_update(stubber, "a")
     add_update(stubber, "c")
     add_list(stubber, active("a"), named("b", state="DEPLOYING"), named("c", state="UPDATING", is_active=True))
-    with pytest.raises(PullerBatchError) as raised:
+    with pytest.raises(PullerRunError) as raised:
         converge_puller_roles(client, ["a", "b", "c"], REGION, True, wait_timeout=9)
     error = raised.value
     assert error.requested is True
     assert summary(error.outcomes) == [("a", True, True, True), ("b", False, False, False), ("c", True, False, False)]
-    assert isinstance(error.outcomes[1].error, ServiceUnavailableError) and isinstance(error.outcomes[2].error, PullerWaitTimeout)
+    assert isinstance(error.outcomes[1].error, ServiceUnavailableError) and isinstance(error.outcomes[2].error, PullerTimeoutError)
     message = error.message
     assert message.startswith("2 of 3 listed container services in region us-east-1 are not done: "), message
     assert "'b' in region us-east-1 stayed busy for wait_timeout=9s" in message and "DEPLOYING" in message, message
@@ -506,7 +520,7 @@ def test_fleet_service_vanishing_mid_run_does_not_stop_the_others(stubbed, no_sl
     add_list(stubber, named("a"), named("b", state="DEPLOYING"))
     add_update(stubber, "a")
     add_list(stubber, active("a"))
-    with pytest.raises(PullerBatchError) as raised:
+    with pytest.raises(PullerRunError) as raised:
         converge_puller_roles(client, ["a", "b"], REGION, True)
     assert summary(raised.value.outcomes) == [("a", True, True, True), ("b", False, False, False)]
     assert "'b' in region us-east-1 disappeared during the run" in raised.value.message
@@ -518,7 +532,7 @@ def test_fleet_api_error_after_updates_keeps_the_partial_results(stubbed, no_sle
     add_list(stubber, named("a"), named("b"))
     add_update(stubber, "a")
     stubber.add_client_error("update_container_service", "AccessDeniedException", "no", 400, expected_params=update_params(True, "b"))
-    with pytest.raises(PullerBatchError) as raised:
+    with pytest.raises(PullerRunError) as raised:
         converge_puller_roles(client, ["a", "b"], REGION, True)
     error = raised.value
     assert error.requested and error.exception is not None
@@ -533,4 +547,4 @@ def test_fleet_api_error_before_any_update_is_raised_as_is(stubbed, no_sleep):
     stubber.add_client_error("update_container_service", "AccessDeniedException", "no", 400, expected_params=update_params(True, "a"))
     with pytest.raises(AnsibleLightsailError) as raised:
         converge_puller_roles(client, ["a"], REGION, True)
-    assert not isinstance(raised.value, PullerBatchError)
+    assert not isinstance(raised.value, PullerRunError)
