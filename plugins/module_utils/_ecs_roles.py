@@ -296,50 +296,50 @@ def plan_role(role, state):
     """Pure: what the run does to ``role``, given what was read of it (``state``, a RoleState).
     Returns ``(plan, problems)``: workloads wanting different things of the role, or an
     instance profile named like it holding another role when the role is to go into it."""
-    plan = RolePlan()
+    role_plan = RolePlan()
     problems = creation_conflicts(role) if role.creators else []
-    plan.create = role.creators[0][0].launch_type if role.creators else None
+    role_plan.create = role.creators[0][0].launch_type if role.creators else None
     iam_role = role.iam_role
     partition, account_id = arn_account(iam_role["Arn"])
     firsts = {}  # key -> (first workload, wanted, repository ARNs)
     for workload in role.workloads:
         key, wanted, arns = workload_wants(workload, partition, account_id)
-        plan.wants[workload.index] = (key, arns)
+        role_plan.wants[workload.index] = (key, arns)
         first = firsts.setdefault(key, (workload, wanted, arns))
         same = first[1] == wanted if key[0] == "managed" else documents_equivalent(first[1], wanted)
         if not same:
             problems.append(wants_conflict(role, key, first, (workload, wanted, arns)))
 
-    plan.changes = ["role"] if plan.create else []
+    role_plan.changes = ["role"] if role_plan.create else []
     attached = set(state.attached)
     for key, (dummy, wanted, dummy_arns) in firsts.items():
         if key[0] == "managed":
-            plan.managed[key[1]] = wanted
+            role_plan.managed[key[1]] = wanted
             if wanted != (key[1] in attached):
-                plan.changes.append(key)
+                role_plan.changes.append(key)
                 attached ^= {key[1]}
     for key, (dummy, wanted, dummy_arns) in firsts.items():
         if key[0] == "inline":
             current = state.documents.get(key[1])
             if documents_equivalent(current, wanted):
-                plan.inline[key[1]] = current
+                role_plan.inline[key[1]] = current
             else:
-                plan.inline[key[1]] = wanted
-                plan.changes.append(key)
-    plan.attached = sorted(attached)
+                role_plan.inline[key[1]] = wanted
+                role_plan.changes.append(key)
+    role_plan.attached = sorted(attached)
 
     if state.profile_arns or not any(w.wants_instance_profile for w in role.workloads):
-        return plan, problems
+        return role_plan, problems
     holders = [held.get("RoleName") for held in (state.named_profile or {}).get("Roles") or []]
     if not holders:
-        plan.changes.append("instance_profile")
-        return plan, problems
+        role_plan.changes.append("instance_profile")
+        return role_plan, problems
     name = iam_role["RoleName"]
     error = RoleConflictError(
         f"instance profile {name!r} already holds role {holders[0]!r} (an instance profile holds one role), so role "
         f"{name!r} cannot be added to it; remove that role from it, or put {name!r} in another instance profile yourself"
     )
-    return plan, problems + [problem(role.workloads, error)]
+    return role_plan, problems + [problem(role.workloads, error)]
 
 
 def plan(roles):
@@ -359,20 +359,20 @@ def plan(roles):
 def apply_role(client, role, check_mode):
     """Make the changes of ``role.plan`` in order (check mode: none). Returns Applied; an error
     stops this role's writes, not the other roles'."""
-    state, plan = role.state, role.plan
+    state, role_plan = role.state, role.plan
     iam_role, profile_arns, written = role.iam_role, list(state.profile_arns), []
     name = iam_role["RoleName"]
     try:
-        for change in plan.changes:
+        for change in role_plan.changes:
             if change == "role":
-                iam_role = create_role(client, name, iam_role["Path"], plan.create, check_mode, iam_role["Arn"])
+                iam_role = create_role(client, name, iam_role["Path"], role_plan.create, check_mode, iam_role["Arn"])
                 changed = True
             elif change == "instance_profile":
                 changed, profile_arns = ensure_instance_profile(client, iam_role, state.profile_arns, state.named_profile, check_mode)
             elif change[0] == "managed":
-                changed = ensure_managed_policy(client, name, change[1], state.attached, plan.managed[change[1]], check_mode)
+                changed = ensure_managed_policy(client, name, change[1], state.attached, role_plan.managed[change[1]], check_mode)
             else:
-                changed = ensure_inline_policy(client, name, change[1], state.documents[change[1]], plan.inline[change[1]], check_mode)
+                changed = ensure_inline_policy(client, name, change[1], state.documents[change[1]], role_plan.inline[change[1]], check_mode)
             if changed:
                 written.append(change)
     except ERRORS as e:
@@ -402,8 +402,8 @@ def workload_result(workload):
     after = dict(before)
     changed, repository_arns = False, None
     if applied is not None:
-        state, plan = role.state, role.plan
-        key, repository_arns = plan.wants[workload.index]
+        state, role_plan = role.state, role.plan
+        key, repository_arns = role_plan.wants[workload.index]
         creator = any(creator is workload for creator, dummy in role.creators)
         changed = (
             ("role" in applied.written and creator)
@@ -411,9 +411,9 @@ def workload_result(workload):
             or (workload.wants_instance_profile and "instance_profile" in applied.written)
         )
         before.update(role_arn=role.iam_role["Arn"] if role.exists else None, attached_policy_arns=list(state.attached))
-        after.update(role_arn=applied.iam_role["Arn"], attached_policy_arns=plan.attached)
+        after.update(role_arn=applied.iam_role["Arn"], attached_policy_arns=role_plan.attached)
         if workload.policy_name is not None:
-            before["inline_policy"], after["inline_policy"] = state.documents[workload.policy_name], plan.inline[workload.policy_name]
+            before["inline_policy"], after["inline_policy"] = state.documents[workload.policy_name], role_plan.inline[workload.policy_name]
         if workload.launch_type == "ec2":
             before["instance_profile_arns"], after["instance_profile_arns"] = list(state.profile_arns), applied.profile_arns
     result = dict(after, changed=bool(changed), launch_type=workload.launch_type, role_name=workload.role_reference["name"])
