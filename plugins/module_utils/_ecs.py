@@ -3,60 +3,30 @@
 # Copyright: Contributors to the pullaccess.aws collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""ECS task definition lookup, container image references and ECR repository ARNs (private module_utils).
+"""ECS task definitions and the images they name (private module_utils).
 
-The AWS call is one small function with amazon.aws's error handler over a jittered retry; the
-rest is pure and unit tested: parsing the images a task definition names (the seed's rule: ECS
-pulls from ECR only what is named by its full registry URI,
-``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``), and turning the repositories a
-user names into the ARNs an identity policy is scoped to.
+One small helper for the one ECS call (amazon.aws's error handler; the client's botocore
+standard mode is the only retry). The rest is pure and unit tested: what a task definition's
+images mean for the role that pulls them. ECS pulls from ECR only images named by their full
+registry URI, ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``.
 """
-
-import re
-
-try:
-    import botocore  # pylint: disable=unused-import
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_message
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.pullaccess.aws.plugins.module_utils._names import PARTITION as _PARTITION
-from ansible_collections.pullaccess.aws.plugins.module_utils._names import partition_for_region
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import InvalidRequestError
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import DOCKER_HUB
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECR_PUBLIC
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import InvalidReferenceError
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import ecr_uri_example
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import image_repository_arn
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_image
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_role_reference
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import resources_cover
 
-# AWSRetry's default codes do not include ECS's own throttling and server error codes.
-ECS_RETRYABLE_CODES = ["ThrottlingException", "ServerException"]
-ecs_retry = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20, catch_extra_error_codes=ECS_RETRYABLE_CODES)
-
-DOCKER_HUB = "docker.io"
-ECR_PUBLIC = "public.ecr.aws"
-
-_REGION = r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}"
-# Private registry hosts: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn], the dual-stack
-# <account>.dkr-ecr[-fips].<region>.on.aws (.on.amazonwebservices.com.cn in China) and the
-# isolated partitions' domains.
-_ECR_HOST_RE = re.compile(
-    r"^(?P<registry_id>\d{12})\.(?:dkr\.ecr|dkr-ecr)(?P<fips>-fips)?\.(?P<region>" + _REGION + r")\."
-    r"(?P<domain>amazonaws\.com(?:\.cn)?|on\.aws|on\.amazonwebservices\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov"
-    r"|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
-)
-# ECR repository names: lowercase components separated by . _ - and / (2 to 256 characters).
-_REPOSITORY_NAME_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_REPOSITORY_ARN_RE = re.compile(
-    r"^arn:(?P<partition>" + _PARTITION + r"):ecr:(?P<region>" + _REGION + r"):(?P<account>\d{12}):repository/(?P<name>.+)$"
-)
-_TASK_DEFINITION_RE = re.compile(
-    r"^(?:arn:(?P<partition>" + _PARTITION + r"):ecs:(?P<region>" + _REGION + r"):(?P<account>\d{12}):task-definition/)?"
-    r"(?P<family>[A-Za-z0-9_-]{1,255})(?::(?P<revision>[1-9]\d*))?$"
-)
-
-
-class InvalidReferenceError(ValueError):
-    """A repository or task definition given by the user is not a valid name or ARN."""
+# plugins/filter/pull_access.py still imports this one from here; it lives in _names.
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_task_definition_reference  # noqa: F401 pylint: disable=unused-import
 
 
 class AnsibleECSError(AnsibleAWSError):
@@ -79,141 +49,8 @@ class ECSErrorHandler(AWSErrorHandler):
 
 
 # --------------------------------------------------------------------------------------------
-# Pure helpers
+# A task definition's images (pure)
 # --------------------------------------------------------------------------------------------
-
-
-def repository_arn(partition, region, registry_id, repository):
-    """The ARN of an ECR private repository."""
-    return f"arn:{partition}:ecr:{region}:{registry_id}:repository/{repository}"
-
-
-def _valid_repository_name(name):
-    # A "*" anywhere is an IAM wildcard; check the rest as if it were one letter.
-    if name == "*":
-        return True
-    plain = name.replace("*", "a")
-    return 2 <= len(plain) <= 256 and bool(_REPOSITORY_NAME_RE.match(plain))
-
-
-def parse_repository_reference(reference):
-    """Check one repository the user named: a repository name (``team/app``; ``*`` wildcards
-    allowed) or a repository ARN (``arn:aws:ecr:us-east-1:123456789012:repository/team/app``).
-
-    Returns ``{"name": ..., "arn": ARN or None}``; raises InvalidReferenceError saying what is
-    wrong and what is expected."""
-    if not isinstance(reference, str) or not reference.strip():
-        raise InvalidReferenceError(f"repository {reference!r} is empty; give a repository name or ARN")
-    value = reference.strip()
-    if value.startswith("arn:"):
-        match = _REPOSITORY_ARN_RE.match(value)
-        if not match or not _valid_repository_name(match.group("name")):
-            raise InvalidReferenceError(
-                f"repository ARN {value!r} is malformed: expected arn:<partition>:ecr:<region>:<12-digit account>:repository/<name>, "
-                "e.g. arn:aws:ecr:us-east-1:123456789012:repository/team/app"
-            )
-        return {"name": match.group("name"), "arn": value}
-    image = parse_image(value)
-    if image["full_ecr_uri"]:
-        raise InvalidReferenceError(
-            f"repository {value!r} is an image URI, not a repository; give the repository name ({image['repository']}) "
-            f"or its ARN ({image_repository_arn(image)})"
-        )
-    if not _valid_repository_name(value):
-        raise InvalidReferenceError(
-            f"repository {value!r} is not a valid ECR repository name (2-256 lowercase letters, digits and . _ - / "
-            "separators, e.g. team/app) nor a repository ARN"
-        )
-    return {"name": value, "arn": None}
-
-
-def resolve_repository_arns(references, partition, region, account_id):
-    """Repository ARNs for parsed references (see ``parse_repository_reference``): names resolve
-    in ``account_id`` and ``region``; ARNs are kept as given. Sorted, without duplicates."""
-    arns = set()
-    for reference in references:
-        if reference["name"] == "*" and reference["arn"] is None:
-            arns.add("*")
-        else:
-            arns.add(reference["arn"] or repository_arn(partition, region, account_id, reference["name"]))
-    return sorted(arns)
-
-
-def parse_task_definition_reference(reference):
-    """Check a task definition reference: ``family``, ``family:revision`` or a task definition ARN.
-
-    Returns ``{"family", "revision" (int or None), "region" (of an ARN, else None)}``; raises
-    InvalidReferenceError otherwise."""
-    value = (reference or "").strip()
-    match = _TASK_DEFINITION_RE.match(value)
-    if not match:
-        raise InvalidReferenceError(
-            f"task_definition {reference!r} is not a task definition family (my-app), family:revision (my-app:3) or "
-            "task definition ARN (arn:aws:ecs:us-east-1:123456789012:task-definition/my-app:3)"
-        )
-    revision = match.group("revision")
-    return {"family": match.group("family"), "revision": int(revision) if revision else None, "region": match.group("region")}
-
-
-def parse_image(image):
-    """Split a container image reference (``[host[:port]/]path[:tag][@digest]``) the way the
-    container runtime reads it, and tell whether it names an ECR private repository by its full
-    URI.
-
-    Returns a dict: ``image`` (as given), ``registry_host`` (``docker.io`` when none is written),
-    ``full_ecr_uri``, ``registry_id``, ``region`` and ``partition`` (ECR only, else None),
-    ``repository``, ``tag`` (``latest`` when neither tag nor digest is given) and ``digest``.
-    """
-    reference = (image or "").strip()
-    digest = None
-    if "@" in reference:
-        reference, digest = reference.split("@", 1)
-    host = None
-    first, slash, rest = reference.partition("/")
-    # Like Docker: the first component is a registry host only when it looks like one.
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        host, path = first.lower(), rest
-    else:
-        path = reference
-    tag = None
-    head, colon, last = path.rpartition(":")
-    if colon and "/" not in last:
-        path, tag = head, last
-    if tag is None and digest is None:
-        tag = "latest"
-    result = {
-        "image": image,
-        "registry_host": host or DOCKER_HUB,
-        "full_ecr_uri": False,
-        "registry_id": None,
-        "region": None,
-        "partition": None,
-        "repository": path,
-        "tag": tag,
-        "digest": digest,
-    }
-    match = _ECR_HOST_RE.match(host or "")
-    if match and path:
-        result.update(
-            full_ecr_uri=True,
-            registry_id=match.group("registry_id"),
-            region=match.group("region"),
-            partition=partition_for_region(match.group("region")),
-        )
-    return result
-
-
-def image_repository_arn(parsed):
-    """The repository ARN of a parsed full ECR URI image (None for other images)."""
-    if not parsed["full_ecr_uri"]:
-        return None
-    return repository_arn(parsed["partition"], parsed["region"], parsed["registry_id"], parsed["repository"])
-
-
-def ecr_uri_example(account_id, region, repository, tag="latest"):
-    """What an image should have been called to come from ECR (for messages)."""
-    domain = "amazonaws.com.cn" if partition_for_region(region) == "aws-cn" else "amazonaws.com"
-    return f"{account_id}.dkr.ecr.{region}.{domain}/{repository}:{tag}"
 
 
 def image_notes(container, parsed, home_region, account_id):
@@ -280,12 +117,11 @@ def describe_images(container_definitions, home_region, account_id, repository_r
 
 
 # --------------------------------------------------------------------------------------------
-# AWS calls
+# The ECS call
 # --------------------------------------------------------------------------------------------
 
 
 @ECSErrorHandler.list_error_handler("describe task definition {task_definition}")
-@ecs_retry
 def _describe_task_definition(client, task_definition):
     return client.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
 
@@ -302,3 +138,19 @@ def describe_task_definition(client, task_definition, region=None):
             )
         )
     return found
+
+
+def describe_execution_role(client, task_definition, region):
+    """``(task definition, its execution role's parsed reference)``. Raises AnsibleECSError when
+    it is missing, InvalidRequestError when it names no execution role, InvalidReferenceError when
+    what it names is not a role ARN."""
+    task = describe_task_definition(client, task_definition, region)
+    if not task.get("executionRoleArn"):
+        raise InvalidRequestError(
+            f"task definition {task['taskDefinitionArn']} has no execution role (executionRoleArn), so there is no role to "
+            "give ECR pull access; nothing was changed. Register a revision with an execution role, or name the role with role_name"
+        )
+    try:
+        return task, parse_role_reference(task["executionRoleArn"])
+    except InvalidReferenceError as e:
+        raise InvalidReferenceError(f"task definition {task['taskDefinitionArn']}: {e}") from e

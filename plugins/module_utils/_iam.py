@@ -6,12 +6,11 @@
 """IAM calls for the role that pulls container images from ECR (private module_utils).
 
 amazon.aws's IAM helpers (``module_utils/iam.py``) are reused where they exist; the calls they
-lack are one small function each here, with the same error handler over a jittered retry. The
-``ensure_*`` helpers take ``check_mode`` and return whether something changed (or would); no
-helper ever touches a role's trust policy or a policy it does not own.
+lack are one small function each here, with the same error handler (the client's botocore
+standard mode is the only retry). The ``ensure_*`` helpers take ``check_mode`` and return
+whether something changed (or would); no helper ever touches a role's trust policy or a policy
+it does not own.
 """
-
-import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import IAMErrorHandler
@@ -20,42 +19,20 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import create_iam_i
 from ansible_collections.amazon.aws.plugins.module_utils.iam import detach_iam_role_policy
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.pullaccess.aws.plugins.module_utils._names import PARTITION as _PARTITION
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import LAUNCH_TYPES
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import arn_account
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import instance_profile_arn
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import partition_for_region
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import role_arn
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import parse_iam_policy_document
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import render_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import service_trust_policy
 
-#: Per launch type: the role that pulls images, the service that assumes it, and the AWS managed
-#: policy (path and name under ``arn:<partition>:iam::aws:policy``) that lets it pull.
-LAUNCH_TYPES = {
-    "fargate": {
-        "role": "task execution role",
-        "service": "ecs-tasks.amazonaws.com",
-        "managed_policy": "/service-role/AmazonECSTaskExecutionRolePolicy",
-    },
-    "ec2": {
-        "role": "container instance role",
-        "service": "ec2.amazonaws.com",
-        "managed_policy": "/service-role/AmazonEC2ContainerServiceforEC2Role",
-    },
-    "external": {
-        "role": "ECS Anywhere instance role",
-        "service": "ssm.amazonaws.com",
-        "managed_policy": "/service-role/AmazonEC2ContainerServiceforEC2Role",
-    },
-}
-
-_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
-_ROLE_ARN_RE = re.compile(
-    r"^arn:(?P<partition>" + _PARTITION + r"):iam::(?P<account>\d{12}):role(?P<path>/(?:[\x21-\x7e]*/)?)(?P<name>[\w+=,.@-]{1,64})$"
-)
-
-
-class InvalidRoleError(ValueError):
-    """A role given by the user (or named by a task definition) is not a valid role name or ARN."""
+# plugins/filter/pull_access.py still imports these two from here; they live in _names.
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import InvalidReferenceError as InvalidRoleError  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_role_reference  # noqa: F401 pylint: disable=unused-import
 
 
 class RoleMissingError(AnsibleIAMError):
@@ -66,66 +43,52 @@ class RoleMismatchError(AnsibleIAMError):
     """The role ARN given names another account or path than the role IAM has under that name."""
 
 
-class InstanceProfileConflictError(AnsibleIAMError):
-    """The instance profile named like the role already holds another role."""
-
-
-# --------------------------------------------------------------------------------------------
-# Pure helpers
-# --------------------------------------------------------------------------------------------
-
-
-def parse_role_reference(reference):
-    """Check a role given by name (``my-role``) or ARN (``arn:aws:iam::123456789012:role/path/my-role``).
-
-    Returns ``{"name", "arn", "path", "account_id", "partition"}`` (the last four None for a
-    bare name); raises InvalidRoleError saying what is expected."""
-    value = reference.strip() if isinstance(reference, str) else ""
-    if value.startswith("arn:"):
-        match = _ROLE_ARN_RE.match(value)
-        if not match:
-            raise InvalidRoleError(
-                f"role {reference!r} is not a valid IAM role ARN: expected arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>, "
-                "e.g. arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
-            )
-        return {
-            "name": match.group("name"),
-            "arn": value,
-            "path": match.group("path"),
-            "account_id": match.group("account"),
-            "partition": match.group("partition"),
-        }
-    if not _ROLE_NAME_RE.match(value):
-        raise InvalidRoleError(
-            f"role {reference!r} is not a valid IAM role name (1-64 letters, digits and +=,.@_-) nor a role ARN"
-        )
-    return {"name": value, "arn": None, "path": None, "account_id": None, "partition": None}
-
-
-def parse_arn_account(arn):
-    """``(partition, account_id)`` of an IAM ARN."""
-    parts = arn.split(":")
-    return parts[1], parts[4]
-
-
-def role_arn(partition, account_id, name, path="/"):
-    """The ARN of an IAM role."""
-    return f"arn:{partition}:iam::{account_id}:role{path or '/'}{name}"
-
-
-def instance_profile_arn(partition, account_id, name, path="/"):
-    """The ARN of an IAM instance profile."""
-    return f"arn:{partition}:iam::{account_id}:instance-profile{path or '/'}{name}"
-
-
-def managed_policy_arn(launch_type, partition):
-    """The ARN of the AWS managed policy that lets the launch type's role pull from ECR."""
-    return f"arn:{partition}:iam::aws:policy{LAUNCH_TYPES[launch_type]['managed_policy']}"
-
-
 def trust_policy(launch_type):
     """The trust policy a role created for ``launch_type`` gets."""
     return service_trust_policy(LAUNCH_TYPES[launch_type]["service"])
+
+
+def matching_role(role, reference):
+    """``role`` (what IAM returned for the reference's name, or None) when it is the role the parsed
+    reference names; RoleMismatchError when the reference is an ARN of another account or path."""
+    if role is not None and reference["arn"] and role["Arn"] != reference["arn"]:
+        raise RoleMismatchError(
+            message=(
+                f"role {reference['arn']} does not match the role IAM has under the name {reference['name']!r} "
+                f"({role['Arn']}); IAM roles can only be managed with credentials of their own account. Check the ARN, "
+                "or use credentials of its account"
+            )
+        )
+    return role
+
+
+def role_to_manage(reference, found, present, create, caller, region):
+    """The role a parsed reference names: ``found`` (what IAM has under the reference's name, or
+    None), or, when it is missing and is to be ``present`` and ``create``d, the role to create.
+
+    Returns ``(role or None, created)``; ``caller()`` gives the credentials' ``(account_id,
+    partition)``. Raises RoleMissingError / RoleMismatchError."""
+    role = matching_role(found, reference)
+    if role is not None or not present:
+        return role, False
+    if not create:
+        raise RoleMissingError(
+            message=(
+                f"role {reference['arn'] or reference['name']!r} does not exist; nothing was changed. Create it, set "
+                "create_role=true to have it created with the launch type's trust policy, or check the name"
+            )
+        )
+    account_id, caller_partition = caller()
+    if reference["account_id"] and reference["account_id"] != account_id:
+        raise RoleMismatchError(
+            message=(
+                f"cannot create role {reference['arn']}: the credentials are for account {account_id}, and IAM creates "
+                "roles in the caller's account; nothing was changed"
+            )
+        )
+    partition = reference["partition"] or (partition_for_region(region) if region else caller_partition)
+    path = reference["path"] or "/"
+    return {"RoleName": reference["name"], "Path": path, "Arn": role_arn(partition, account_id, reference["name"], path)}, True
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +97,6 @@ def trust_policy(launch_type):
 
 
 @IAMErrorHandler.common_error_handler("create role {name}")
-@AWSRetry.jittered_backoff()
 def _create_role(client, name, path, trust_policy_text, description):
     return client.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust_policy_text, Description=description)["Role"]
 
@@ -150,27 +112,23 @@ def _wait_instance_profile_exists(client, name):
 
 
 @IAMErrorHandler.common_error_handler("attach policy {policy_arn} to role {role_name}")
-@AWSRetry.jittered_backoff()
 def _attach_role_policy(client, role_name, policy_arn):
     client.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
     return True
 
 
 @IAMErrorHandler.list_error_handler("get inline policy {policy_name} of role {role_name}")
-@AWSRetry.jittered_backoff()
 def _get_role_policy(client, role_name, policy_name):
     return client.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
 
 
 @IAMErrorHandler.common_error_handler("put inline policy {policy_name} on role {role_name}")
-@AWSRetry.jittered_backoff()
 def _put_role_policy(client, role_name, policy_name, policy_text):
     client.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=policy_text)
     return True
 
 
 @IAMErrorHandler.deletion_error_handler("delete inline policy {policy_name} of role {role_name}")
-@AWSRetry.jittered_backoff()
 def _delete_role_policy(client, role_name, policy_name):
     client.delete_role_policy(RoleName=role_name, PolicyName=policy_name)
     return True
@@ -179,20 +137,6 @@ def _delete_role_policy(client, role_name, policy_name):
 # --------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------
-
-
-def matching_role(role, reference):
-    """``role`` (what IAM returned for the reference's name, or None) when it is the role the parsed
-    reference names; RoleMismatchError when the reference is an ARN of another account or path."""
-    if role is not None and reference["arn"] and role["Arn"] != reference["arn"]:
-        raise RoleMismatchError(
-            message=(
-                f"role {reference['arn']} does not match the role IAM has under the name {reference['name']!r} "
-                f"({role['Arn']}); IAM roles can only be managed with credentials of their own account. Check the ARN, "
-                "or use credentials of its account"
-            )
-        )
-    return role
 
 
 def attached_policy_arns(client, role_name):
@@ -213,6 +157,24 @@ def role_instance_profile_arns(client, role_name):
     return sorted(profile["Arn"] for profile in list_iam_instance_profiles(client, role=role_name))
 
 
+def get_instance_profile(client, name):
+    """The instance profile ``name`` (boto3 shape, with the ``Roles`` it holds), or None."""
+    found = list_iam_instance_profiles(client, name=name)
+    return found[0] if found else None
+
+
+def read_permissions(client, role_name, exists, policy_names, ec2, wants_profile):
+    """What the module manages on a role: ``(attached managed policy ARNs, {policy name: inline
+    document or None} for ``policy_names``, ARNs of the instance profiles holding it (with
+    ``ec2``), the instance profile named like it when ``wants_profile`` and none holds it)``.
+    A role that does not exist yet (``exists`` false) has only that instance profile to read."""
+    attached = attached_policy_arns(client, role_name) if exists else []
+    documents = {policy_name: get_inline_policy(client, role_name, policy_name) if exists else None for policy_name in policy_names}
+    profile_arns = role_instance_profile_arns(client, role_name) if exists and ec2 else []
+    named = get_instance_profile(client, role_name) if wants_profile and not profile_arns else None
+    return attached, documents, profile_arns, named
+
+
 # --------------------------------------------------------------------------------------------
 # Changing (check mode aware)
 # --------------------------------------------------------------------------------------------
@@ -230,78 +192,51 @@ def create_role(client, name, path, launch_type, check_mode, predicted_arn):
     return role
 
 
-def read_instance_profile(client, role_name, role_exists):
-    """Read what ``apply_instance_profile`` needs for an EC2 container instance role: the
-    instance profiles that hold the role and, when there are none, the instance profile named
-    like the role (None when missing).
-
-    Returns ``{"profile_arns": [...], "named": profile or None}``. Raises
-    InstanceProfileConflictError when the role would have to go into an instance profile that
-    already holds another role, so that this is known before anything is written."""
-    profiles = role_instance_profile_arns(client, role_name) if role_exists else []
-    if profiles:
-        return {"profile_arns": profiles, "named": None}
-    found = list_iam_instance_profiles(client, name=role_name)
-    profile = found[0] if found else None
-    if profile and profile.get("Roles"):
-        holder = profile["Roles"][0].get("RoleName")
-        raise InstanceProfileConflictError(
-            message=(
-                f"instance profile {role_name!r} already holds role {holder!r} (an instance profile holds one role), so "
-                f"role {role_name!r} cannot be added to it; remove that role from it, or put {role_name!r} in another "
-                "instance profile yourself"
-            )
-        )
-    return {"profile_arns": [], "named": profile}
-
-
-def apply_instance_profile(client, role_name, path, partition, account_id, current, check_mode):
-    """Put the role in the instance profile named like it (created when missing) unless an
-    instance profile already holds it; ``current`` is what ``read_instance_profile`` returned.
-
-    Returns ``(changed, profile_arns)``."""
-    if current["profile_arns"]:
-        return False, current["profile_arns"]
-    profile = current["named"]
-    arn = profile["Arn"] if profile else instance_profile_arn(partition, account_id, role_name, path)
-    if check_mode:
-        return True, [arn]
-    if profile is None:
-        arn = create_iam_instance_profile(client, role_name, path, None)["Arn"]
-        _wait_instance_profile_exists(client, role_name)
-    add_role_to_iam_instance_profile(client, role_name, role_name)
-    return True, [arn]
-
-
 def ensure_managed_policy(client, role_name, policy_arn, attached, present, check_mode):
     """Attach (``present``) or detach the managed policy ``policy_arn``; ``attached`` lists the
-    ARNs attached now. Other attachments are never touched.
-
-    Returns ``(changed, attached_after)``."""
+    ARNs attached now. Other attachments are never touched. Returns whether it changed."""
     if present == (policy_arn in attached):
-        return False, sorted(attached)
-    if present:
-        after = sorted(set(attached) | {policy_arn})
-        if not check_mode:
-            _attach_role_policy(client, role_name, policy_arn)
-        return True, after
-    after = sorted(set(attached) - {policy_arn})
+        return False
     if not check_mode:
-        detach_iam_role_policy(client, policy_arn, role_name)
-    return True, after
+        if present:
+            _attach_role_policy(client, role_name, policy_arn)
+        else:
+            detach_iam_role_policy(client, policy_arn, role_name)
+    return True
 
 
 def ensure_inline_policy(client, role_name, policy_name, current, wanted, check_mode):
     """Put ``wanted`` as the role's inline policy ``policy_name`` (None: delete it); ``current``
     is the document there now. Documents equal by meaning are not written. Other inline
-    policies are never touched.
-
-    Returns ``(changed, document_after)``."""
+    policies are never touched. Returns whether it changed."""
     if documents_equivalent(current, wanted):
-        return False, current
+        return False
     if not check_mode:
         if wanted is None:
             _delete_role_policy(client, role_name, policy_name)
         else:
             _put_role_policy(client, role_name, policy_name, render_policy(wanted))
-    return True, wanted
+    return True
+
+
+def ensure_instance_profile(client, role, profile_arns, named, check_mode):
+    """Put ``role`` (boto3 shape) in the instance profile named like it, created when missing
+    (``named``: that profile as read, or None), unless an instance profile already holds it
+    (``profile_arns``). The caller makes sure ``named`` holds no other role.
+
+    Returns ``(changed, profile_arns)``, in check mode the ARN the profile would have."""
+    if profile_arns:
+        return False, profile_arns
+    name = role["RoleName"]
+    if named is not None:
+        arn = named["Arn"]
+    else:
+        partition, account_id = arn_account(role["Arn"])
+        arn = instance_profile_arn(partition, account_id, name, role["Path"])
+    if check_mode:
+        return True, [arn]
+    if named is None:
+        arn = create_iam_instance_profile(client, name, role["Path"], None)["Arn"]
+        _wait_instance_profile_exists(client, name)
+    add_role_to_iam_instance_profile(client, name, name)
+    return True, [arn]

@@ -11,20 +11,19 @@ import urllib.parse
 
 import pytest
 
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import InvalidReferenceError
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import describe_images
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import ecr_uri_example
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import image_repository_arn
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import parse_image
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import parse_repository_reference
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import parse_task_definition_reference
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import partition_for_region
-from ansible_collections.pullaccess.aws.plugins.module_utils._ecs import resolve_repository_arns
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import InvalidRoleError
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import managed_policy_arn
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import parse_role_reference
-from ansible_collections.pullaccess.aws.plugins.module_utils._iam import role_arn
 from ansible_collections.pullaccess.aws.plugins.module_utils._iam import trust_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import InvalidReferenceError
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import ecr_uri_example
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import image_repository_arn
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import managed_policy_arn
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_image
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_repository_reference
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_role_reference
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_task_definition_reference
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import partition_for_region
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import resolve_repository_arns
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import role_arn
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import ecr_pull_policy
@@ -223,7 +222,7 @@ def test_parse_role_reference(reference, expected):
     ["", "a" * 65, "role name", "arn:aws:iam::12345:role/x", f"arn:aws:iam::{ACCOUNT}:user/x", f"arn:aws:iam::{ACCOUNT}:role/", None],
 )
 def test_parse_role_reference_rejects(reference):
-    with pytest.raises(InvalidRoleError):
+    with pytest.raises(InvalidReferenceError):
         parse_role_reference(reference)
 
 
