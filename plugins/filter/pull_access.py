@@ -31,9 +31,20 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_task_definition_reference
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import partition_for_region
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import repository_arn
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import aws_principals
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import canonical_principal
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import canonical_statement
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import find_statement
 
 PULL_ACTIONS = list(PULL_ACTIONS)
 ECS_PULL_ACTIONS = list(ECS_PULL_ACTIONS)
+
+#: How a repository policy holds the play's workloads (ecr_pull_access_statement_mode).
+STATEMENT_MODES = ("shared", "account", "workload")
+#: The statement of each kind of workload in the shared mode.
+SHARED_SIDS = {"lightsail": "PullAccessLightsailShared", "ecs": "PullAccessEcsShared"}
+ACCOUNT_SID = "PullAccessLightsailAccount"
+_SERVICE_PATTERN_RE = re.compile(r"^[a-z0-9*?-]{1,63}$")
 
 # Stands in, in the policy checks before the puller roles are activated, for a principal ARN that
 # Lightsail assigns only on activation: the same shape and length, so the size check sees what
@@ -119,7 +130,14 @@ def pull_access_workload(declaration, host="?"):
     if not region or not is_region(str(region)):
         _fail(host, f"ecr_pull_access_region {region!r} is not set to a region code (set it, or AWS_REGION in the environment)")
     name = declaration.get("name")
-    workload = {"type": workload_type, "state": state, "region": region, "exclusive": bool(declaration.get("exclusive")), "host": host}
+    mode = declaration.get("statement_mode") or "shared"
+    if mode not in STATEMENT_MODES:
+        _fail(host, f"ecr_pull_access_statement_mode {mode!r} is not one of {', '.join(STATEMENT_MODES)}")
+    pattern = str(declaration.get("service_pattern") or "*")
+    if not _SERVICE_PATTERN_RE.match(pattern):
+        _fail(host, f"ecr_pull_access_service_pattern {pattern!r} is not a container service name pattern (lowercase letters, digits, - and * or ?)")
+    workload = {"type": workload_type, "state": state, "region": region, "exclusive": bool(declaration.get("exclusive")), "host": host,
+                "statement_mode": mode if workload_type == "lightsail" or mode != "account" else "shared", "service_pattern": pattern}
     if workload_type == "lightsail":
         if not name:
             _fail(host, "ecr_pull_access_service_name is empty")
@@ -241,12 +259,18 @@ def _to_change(reads, state=None):
 
 def _principals(puller_reads=(), ecs_results=()):
     """Principal ARNs from module results: Lightsail pullers by ``("lightsail", region, service)``
-    from ``[(batch, result)]``, ECS roles by ``("ecs", host)``. Later results override earlier ones."""
+    from ``[(batch, result)]``, ECS roles by ``("ecs", host)``, and the account of each region's
+    Lightsail services by ``("account", region)``. Later results override earlier ones."""
     found = {}
     for batch, result in puller_reads:
         for puller in result.get("pullers") or []:
-            if puller.get("principal_arn") and puller.get("principal_arn_known", True):
-                found[("lightsail", batch["region"], puller["service_name"])] = puller["principal_arn"]
+            # After a deactivation (or in check mode, before one) the ARN it had is the one to take out.
+            arn = puller.get("principal_arn") if puller.get("principal_arn_known", True) else ""
+            if arn or puller.get("principal_arn_before"):
+                found[("lightsail", batch["region"], puller["service_name"])] = arn or puller["principal_arn_before"]
+            account = arn_account(puller.get("service_arn"))[1]
+            if account:
+                found[("account", batch["region"])] = account
     for result in ecs_results:
         for entry in result.get("workloads") or []:
             if entry.get("role_arn"):
@@ -267,16 +291,53 @@ def stand_in_puller_arn(workload):
             f"private-repo-access/{STAND_IN_ROLE_ID}")
 
 
+def account_sid(pattern):
+    """The Sid of the account mode's statement for a service name pattern."""
+    return ACCOUNT_SID if pattern == "*" else ACCOUNT_SID + hashlib.sha256(pattern.encode()).hexdigest()[:8]
+
+
+def account_statement(region, account, pattern):
+    """The account mode's statement request: every Lightsail puller role of ``account`` in
+    ``region`` whose service name matches ``pattern`` may pull. ``*`` is limited by conditions."""
+    partition = partition_for_region(region)
+    arn = f"arn:{partition}:iam::{account}:role/amazon/lightsail/{region}/containers/{pattern}/private-repo-access/*"
+    return {"sid": account_sid(pattern), "principals": ["*"], "actions": PULL_ACTIONS,
+            "conditions": {"StringEquals": {"aws:PrincipalAccount": account}, "ArnLike": {"aws:PrincipalArn": arn}}}
+
+
+def _workload_statements(workload, ref, principal, account):
+    """The statement requests of one workload in one repository (in its statement mode), with the
+    removals that move it out of the other modes."""
+    shared = SHARED_SIDS[workload["type"]]
+    actions = ECS_PULL_ACTIONS if workload["type"] == "ecs" else PULL_ACTIONS
+    mode, present = workload["statement_mode"], workload["state"] == "present"
+    found = []
+    if mode == "workload" and present and principal:
+        found.append({"sid": workload["sid"], "principals": [principal], "actions": actions})
+    elif mode != "workload" or not present:
+        found.append({"sid": workload["sid"], "state": "absent"})
+    if mode == "shared" and present and principal:
+        found.append({"sid": shared, "principals": [principal], "actions": actions, "purge_principals": False})
+    elif principal and (mode != "shared" or not present):
+        found.append({"sid": shared, "state": "absent", "principals": [principal], "purge_principals": False})
+    if mode == "account" and present and account:
+        found.append(account_statement(ref["region"], account, workload["service_pattern"]))
+    return found
+
+
 def _policy_changes(workloads, principals=None, stand_in=False):
     """One change per repository, sorted by repository: ``{"repository", "registry_id", "region", "statements"}``.
 
     ``workloads`` are workloads (their principals looked up in ``principals``) or ``{"plan":
-    workload, "principal": ARN or ""}``. Present workloads add their statement (ECS workloads only
-    on repositories in another account than their role: the role's IAM policy grants the rest),
-    absent ones remove theirs, exclusive ones remove theirs from every other repository of the run.
-    A present Lightsail workload without a known principal is left out, or with ``stand_in``
-    given a stand-in ARN (to check the policies before activation)."""
-    entries = [w if "plan" in w else {"plan": w, "principal": _principal_of(w, principals or {})} for w in workloads]
+    workload, "principal": ARN or ""}``. Present workloads add their principal in their statement
+    mode (ECS workloads only in repositories of another account than their role's: the role's
+    IAM policy grants the rest) and leave the other modes; absent ones take theirs away;
+    exclusive ones take theirs from every other repository of the run. A present Lightsail
+    workload whose principal is not known yet is left out (its account statement is not), or
+    with ``stand_in`` given a stand-in ARN (to check the policies before activation). An account
+    statement goes when the run moves the repository's workloads to another mode, never on a revoke alone."""
+    principals = principals or {}
+    entries = [w if "plan" in w else {"plan": w, "principal": _principal_of(w, principals)} for w in workloads]
     if stand_in:
         entries = [dict(e, principal=e["principal"] or (stand_in_puller_arn(e["plan"]) if e["plan"]["type"] == "lightsail" else ""))
                    for e in entries]
@@ -285,8 +346,13 @@ def _policy_changes(workloads, principals=None, stand_in=False):
     def change(ref):
         key = (ref["registry_id"] or "", ref["region"], ref["name"])
         if key not in changes:
-            changes[key] = {"repository": ref["name"], "registry_id": ref["registry_id"], "region": ref["region"], "statements": []}
+            changes[key] = {"repository": ref["name"], "registry_id": ref["registry_id"], "region": ref["region"], "statements": [],
+                            "patterns": {}}
         return changes[key]
+
+    def add(entry_change, statement):
+        if statement not in entry_change["statements"]:
+            entry_change["statements"].append(statement)
 
     declared = {}
     for entry in entries:
@@ -296,26 +362,42 @@ def _policy_changes(workloads, principals=None, stand_in=False):
     for entry in entries:
         workload, principal = entry["plan"], entry.get("principal") or ""
         for ref in workload["repositories"]:
-            if workload["type"] == "ecs":
-                if not ref["registry_id"] or ref["registry_id"] == arn_account(principal)[1]:
-                    continue
-                actions = ECS_PULL_ACTIONS
-            else:
-                actions = PULL_ACTIONS
-            if workload["state"] == "absent":
-                change(ref)["statements"].append({"sid": workload["sid"], "state": "absent"})
-            elif principal:
-                change(ref)["statements"].append({"sid": workload["sid"], "principals": [principal], "actions": actions})
-    exclusive = [e["plan"] for e in entries if e["plan"]["exclusive"]]
-    for workload in exclusive:
+            if workload["type"] == "ecs" and (not ref["registry_id"] or ref["registry_id"] == arn_account(principal)[1]):
+                continue
+            target = change(ref)
+            for statement in _workload_statements(workload, ref, principal, principals.get(("account", workload["region"]))):
+                add(target, statement)
+            if workload["type"] == "lightsail":
+                # An account statement stays while a present workload wants it; it goes only when
+                # the run moves the repository's workloads to another mode (a revoke keeps it).
+                patterns, present = target["patterns"], workload["state"] == "present"
+                in_account = workload["statement_mode"] == "account"
+                patterns.setdefault("*", False)
+                patterns[workload["service_pattern"]] = patterns.get(workload["service_pattern"], False) or (in_account and present)
+                target["moved"] = target.get("moved", False) or (present and not in_account)
+    for target in changes.values():
+        patterns = target.pop("patterns")
+        if target.pop("moved", False):
+            for pattern, wanted in patterns.items():
+                if not wanted:
+                    add(target, {"sid": account_sid(pattern), "state": "absent"})
+    for workload in (e["plan"] for e in entries if e["plan"]["exclusive"]):
         for ref in workload.get("cleanup_repositories", []):
-            change(ref)
-    for workload in exclusive:
+            target = change(ref)
+            target.pop("patterns", None)
+            target.pop("moved", None)
+    for entry in entries:
+        workload, principal = entry["plan"], entry.get("principal") or ""
+        if not workload["exclusive"]:
+            continue
         # Never remove a workload's statement from a repository it declares, known principal or not.
         keep = declared.get(workload["sid"], set()) if workload["state"] == "present" else set()
         for key in sorted(changes):
-            if key not in keep and not any(s["sid"] == workload["sid"] for s in changes[key]["statements"]):
-                changes[key]["statements"].append({"sid": workload["sid"], "state": "absent"})
+            if key in keep:
+                continue
+            add(changes[key], {"sid": workload["sid"], "state": "absent"})
+            if principal:
+                add(changes[key], {"sid": SHARED_SIDS[workload["type"]], "state": "absent", "principals": [principal], "purge_principals": False})
     return [changes[key] for key in sorted(changes, key=lambda k: (k[2], k[0], k[1])) if changes[key]["statements"]]
 
 
@@ -346,16 +428,66 @@ def _results(registered):
     return list(registered.get("results") or []) if isinstance(registered, dict) else list(registered)
 
 
-def pull_access_plan(workloads, puller_reads=None, ecs_reads=None, activations=None, ecs_grants=None):
+def _access_view(document, workload, principal):
+    """What a repository policy says about one workload: its own statement, whether the shared
+    statement names its principal, and the account statement of its pattern."""
+    own = find_statement(document, workload["sid"])
+    shared = {canonical_principal(p) for p in aws_principals(find_statement(document, SHARED_SIDS[workload["type"]]))}
+    account = find_statement(document, account_sid(workload["service_pattern"])) if workload["type"] == "lightsail" else None
+    return (canonical_statement(own) if own else None, bool(principal) and canonical_principal(principal) in shared,
+            canonical_statement(account) if account else None)
+
+
+def _changed_hosts(workloads, pullers, ecs, policy_writes, written, principals):
+    """The hosts whose access the run changed (in check mode: would change): a puller role or ECS
+    permission switched, or what a repository policy says about the workload."""
+    changed = set()
+    hosts = {}
+    for workload in workloads:
+        key = ("lightsail", workload["region"], workload["name"]) if workload["type"] == "lightsail" else ("ecs", workload["host"])
+        hosts.setdefault(key, []).append(workload)
+    for batch, result in pullers:
+        for puller in result.get("pullers") or []:
+            if puller.get("changed"):
+                changed.update(w["host"] for w in hosts.get(("lightsail", batch["region"], puller["service_name"]), []))
+    for dummy, result in ecs:
+        changed.update(entry["name"] for entry in result.get("workloads") or [] if entry.get("changed"))
+    for batch, result in zip(policy_writes, _results(written)):
+        for entry in result.get("policies") or []:
+            if not entry.get("changed"):
+                continue
+            for workload in workloads:
+                principal = _principal_of(workload, principals)
+                if _access_view(entry.get("policy_before"), workload, principal) != _access_view(entry.get("policy"), workload, principal):
+                    changed.add(workload["host"])
+    return sorted(changed)
+
+
+def _repository_workloads(workloads):
+    """How many workloads of the run declare each repository, and in which statement modes."""
+    found = {}
+    for workload in workloads:
+        for ref in workload["repositories"]:
+            entry = found.setdefault((ref["region"], ref["registry_id"] or "", ref["name"]),
+                                     {"repository": ref["name"], "region": ref["region"], "registry_id": ref["registry_id"], "workloads": 0,
+                                      "modes": []})
+            entry["workloads"] += 1
+            if workload["statement_mode"] not in entry["modes"]:
+                entry["modes"].append(workload["statement_mode"])
+    return [found[key] for key in sorted(found)]
+
+
+def pull_access_plan(workloads, puller_reads=None, ecs_reads=None, activations=None, ecs_grants=None, policy_writes=None):
     """The role's decisions for the play's ``workloads`` (from ``pull_access_workload``).
 
     Without read results: ``{"puller_reads", "ecs_reads"}``, the batches to read (one module call
     per region). With the registered results of those reads (check mode), in the same order,
     also: ``activate``/``deactivate`` (puller batches to switch), ``ecs_grant``/``ecs_revoke``
     (ECS batches to change), ``policy_checks`` (the policy batches with stand-in ARNs for pullers
-    not active yet, to check before anything changes), ``unknown_principals`` and
-    ``policy_writes`` (the policy batches, with every principal the reads, ``activations`` and
-    ``ecs_grants`` gave)."""
+    not active yet, to check before anything changes), ``unknown_principals``,
+    ``repository_workloads`` and ``policy_writes`` (the policy batches, with every principal the
+    reads, ``activations`` and ``ecs_grants`` gave). With the registered result of the
+    ``policy_writes`` loop, also ``changed_hosts``: whose access the run changed."""
     workloads = [w for w in workloads or [] if w]
     plan = {"puller_reads": _puller_batches(workloads), "ecs_reads": _ecs_batches(workloads)}
     if puller_reads is None and ecs_reads is None:
@@ -367,12 +499,15 @@ def pull_access_plan(workloads, puller_reads=None, ecs_reads=None, activations=N
         deactivate=_to_change(pullers, "absent"),
         ecs_grant=_to_change(ecs, "present"),
         ecs_revoke=_to_change(ecs, "absent"),
+        repository_workloads=_repository_workloads(workloads),
     )
     read = _principals(pullers, [result for dummy, result in ecs])
     plan["unknown_principals"] = _unknown_principals(workloads, read)
     plan["policy_checks"] = _policy_batches(_policy_changes(workloads, read, stand_in=True)) if plan["activate"] or plan["ecs_grant"] else []
     changed = _principals(pullers + list(zip(plan["activate"], _results(activations))), [r for dummy, r in ecs] + _results(ecs_grants))
     plan["policy_writes"] = _policy_batches(_policy_changes(workloads, changed))
+    if policy_writes is not None:
+        plan["changed_hosts"] = _changed_hosts(workloads, pullers, ecs, plan["policy_writes"], policy_writes, changed)
     return plan
 
 

@@ -193,7 +193,7 @@ class PolicyChange:
         """The change applied to ``current``; raises PolicyError when that is over ECR's size limit."""
         wanted = self.apply_change(current)
         if wanted is not None and not documents_equivalent(current, wanted):
-            check_size(render_policy(wanted), f"the new {self.where}")
+            check_size(render_policy(wanted), f"the new policy of {describe_repository_name(self.repository, self.registry_id, self.region)}")
         return wanted
 
 

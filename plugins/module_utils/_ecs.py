@@ -25,9 +25,6 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_role_reference
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import resources_cover
 
-# plugins/filter/pull_access.py still imports this one from here; it lives in _names.
-from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_task_definition_reference  # noqa: F401 pylint: disable=unused-import
-
 
 class AnsibleECSError(AnsibleAWSError):
     """An ECS call failed."""

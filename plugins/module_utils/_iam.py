@@ -30,10 +30,6 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import pars
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import render_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import service_trust_policy
 
-# plugins/filter/pull_access.py still imports these two from here; they live in _names.
-from ansible_collections.pullaccess.aws.plugins.module_utils._names import InvalidReferenceError as InvalidRoleError  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_role_reference  # noqa: F401 pylint: disable=unused-import
-
 
 class RoleMissingError(AnsibleIAMError):
     """The role does not exist and may not be created."""

@@ -164,9 +164,11 @@ def puller_report(outcome, is_active, check_mode):
     role, arn_known = reported_puller_role(outcome, is_active, check_mode)
     puller = dict(
         service_name=outcome.service_name,
+        service_arn=(outcome.after or outcome.before or {}).get("arn"),
         is_active=role["is_active"],
         principal_arn=role["principal_arn"],
         principal_arn_known=arn_known,
+        principal_arn_before=puller_role(outcome.before)["principal_arn"],
         changed=outcome.changed,
     )
     return puller, dict(before=puller_role(outcome.before), after=diff_puller_role(role, arn_known))

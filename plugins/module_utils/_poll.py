@@ -38,14 +38,3 @@ def settle(seconds, sleep=time.sleep):
     that started together do not read back in lock-step)."""
     if seconds and seconds > 0:
         sleep(random.uniform(seconds * 0.75, seconds))
-
-
-#: botocore client config for every client the modules make: botocore retries dropped
-#: connections and timeouts itself (AWSRetry only retries error codes), and its standard mode
-#: gives up after 3 attempts, too few when an endpoint drops many connections in a row.
-#: The connection pool is as large as the modules' thread pools (``WORKERS``).
-WORKERS = 16
-CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 10}, "max_pool_connections": WORKERS}
-#: For repository policy writes, which must not be retried on the text of an old read: the
-#: caller retries them on a fresh read (see ``_ecr.apply_policy``).
-WRITE_CLIENT_CONFIG = {"retries": {"mode": "standard", "total_max_attempts": 1}, "max_pool_connections": WORKERS}

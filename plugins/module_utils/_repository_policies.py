@@ -172,6 +172,7 @@ def policy_result(change, request):
         registry_id=change.registry_id,
         changed=change.changed,
         policy=change.after,
+        policy_before=change.before,
         statements=[find_statement(change.after, sid) for sid in dict.fromkeys(s["sid"] for s in request.statements)],
         write_attempts=change.attempts,
     )

@@ -262,6 +262,11 @@ policy:
   sample: {"Version": "2012-10-17", "Statement": [{"Sid": "AllowPull", "Effect": "Allow",
            "Principal": {"AWS": ["arn:aws:iam::111122223333:role/puller"]},
            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]}
+policy_before:
+  description: The repository policy as it was read before the run, as a document; V(null) when there was none.
+  returned: when O(repository) is given
+  type: dict
+  sample: {"Version": "2012-10-17", "Statement": []}
 statement:
   description:
     - This task's statement after the run (predicted in check mode); V(null) when it is not in the policy or
@@ -304,6 +309,10 @@ policies:
       sample: true
     policy:
       description: The policy after the run (predicted in check mode), or V(null).
+      type: dict
+      sample: {"Version": "2012-10-17", "Statement": []}
+    policy_before:
+      description: The policy as it was read before the run, or V(null) when there was none.
       type: dict
       sample: {"Version": "2012-10-17", "Statement": []}
     statements:

@@ -172,6 +172,10 @@ pullers:
       description: Name of the container service.
       type: str
       sample: shop-api
+    service_arn:
+      description: ARN of the container service (it names the account and Region of the service).
+      type: str
+      sample: arn:aws:lightsail:us-east-1:111122223333:ContainerService/1f2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d
     is_active:
       description: Whether the service's puller role is active after the run (in check mode, whether it would be).
       type: bool
@@ -187,6 +191,12 @@ pullers:
       description: As RV(principal_arn_known) of the single form, for this service.
       type: bool
       sample: true
+    principal_arn_before:
+      description:
+        - ARN of the service's ECR image puller role before the run; V("") when it was inactive. After a
+          deactivation (or in check mode, before one) this is the ARN to take out of repository policies.
+      type: str
+      sample: arn:aws:iam::111122223333:role/amazon/lightsail/us-east-1/containers/shop-api/private-repo-access/abc123
     changed:
       description: Whether this run switched (in check mode, would switch) this service's puller role.
       type: bool

@@ -25,7 +25,7 @@ def fleet_inventory(services=3, extra=None):
     hosts["svc0"] = {"ecr_pull_access_extra_repositories": ["worker"]}
     inventory = {
         "all": {
-            "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2},
+            "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_statement_mode": "workload", "ecr_pull_access_verify_delay": 0.2},
             "children": {
                 "lightsail": {
                     "hosts": hosts,
@@ -209,7 +209,7 @@ def test_concurrent_job_slices(ansible, aws):
         lightsail.create_container_service(serviceName=name, power="nano", scale=1)
     aws.lightsail_config(puller_delay=0.3)
     inventory = {"all": {
-        "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_type": "lightsail",
+        "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_statement_mode": "workload", "ecr_pull_access_type": "lightsail",
                  "ecr_pull_access_repositories": ["web", "shared/base"], "ecr_pull_access_verify_delay": 1.0},
         "hosts": {name: {} for name in services},
     }}
@@ -241,7 +241,8 @@ def test_cross_account_repository(ansible, aws):
     role = aws.client("iam").create_role(RoleName="api-execution", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]
-    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}, "hosts": {
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_statement_mode": "workload",
+                                  "ecr_pull_access_verify_delay": 0.2}, "hosts": {
         "svc0": {"ecr_pull_access_type": "lightsail",
                  "ecr_pull_access_repositories": [f"arn:aws:ecr:us-east-1:{other}:repository/base"]},
         "api-task": {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "api-execution",
@@ -286,7 +287,8 @@ def test_credentials_from_callers_module_defaults(ansible, aws):
         "module_defaults": {"group/pullaccess.aws.aws": {"access_key": "testing", "secret_key": "testing"}},
         "tasks": [{"name": "Grant", "ansible.builtin.include_role": {"name": "pullaccess.aws.ecr_pull_access"}}],
     }]
-    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}, "hosts": {
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_statement_mode": "workload",
+                                  "ecr_pull_access_verify_delay": 0.2}, "hosts": {
         "svc0": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web"]}}}}
     no_credentials = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
     run = ansible.play(play, inventory=inventory, env=no_credentials)
@@ -312,7 +314,7 @@ def test_ec2_and_external_ecs_workloads(ansible, aws):
     anywhere = iam.create_role(RoleName="anywhere", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ssm.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]
-    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2,
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_statement_mode": "workload", "ecr_pull_access_verify_delay": 0.2,
                                   "ecr_pull_access_type": "ecs"}, "hosts": {
         "cluster-instances": {"ecr_pull_access_ecs_role_name": "ecs-instances", "ecr_pull_access_ecs_launch_type": "ec2",
                               "ecr_pull_access_ecs_create_role": True, "ecr_pull_access_repositories": ["web"]},

@@ -166,7 +166,8 @@ def assert_foreign_untouched(aws, snapshot, repositories_with_foreign=("web",)):
 
 def lightsail_inventory(services, repositories, extra_vars=None):
     """One Lightsail workload per host, all pulling from ``repositories`` (group vars)."""
-    variables = {"ecr_pull_access_region": REGION, "ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": list(repositories)}
+    variables = {"ecr_pull_access_region": REGION, "ecr_pull_access_statement_mode": "workload", "ecr_pull_access_type": "lightsail",
+                 "ecr_pull_access_repositories": list(repositories)}
     variables.update(extra_vars or {})
     return {"all": {"vars": variables, "hosts": {name: {} for name in services}}}
 

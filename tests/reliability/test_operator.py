@@ -66,7 +66,7 @@ def whole_fleet(aws):
         containerDefinitions=[{"name": "api", "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web:1", "memory": 128}])
     aws.lightsail_config(puller_delay=0.3)
     return {"all": {
-        "vars": {"ecr_pull_access_region": REGION, "ecr_pull_access_verify_delay": 0.2},
+        "vars": {"ecr_pull_access_region": REGION, "ecr_pull_access_statement_mode": "workload", "ecr_pull_access_verify_delay": 0.2},
         "hosts": {
             "svc0": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web", "shared/base"],
                      "ecr_pull_access_exclusive": True, "ecr_pull_access_cleanup_repositories": ["spare"]},

@@ -20,13 +20,13 @@ ECS_PULL = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDown
 
 
 def lightsail(**extra):
-    declaration = {"type": "lightsail", "name": "shop", "region": REGION, "repositories": ["app"]}
+    declaration = {"type": "lightsail", "name": "shop", "region": REGION, "repositories": ["app"], "statement_mode": "workload"}
     declaration.update(extra)
     return declaration
 
 
 def ecs(**extra):
-    declaration = {"type": "ecs", "region": REGION, "ecs_role_name": "ecsTaskExecutionRole", "repositories": []}
+    declaration = {"type": "ecs", "region": REGION, "ecs_role_name": "ecsTaskExecutionRole", "repositories": [], "statement_mode": "workload"}
     declaration.update(extra)
     return declaration
 
@@ -35,6 +35,20 @@ def ref(name, registry_id=None, region=REGION, partition=None):
     if partition is None:
         partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
     return {"name": name, "registry_id": registry_id, "region": region, "partition": partition}
+
+
+MODE_SIDS = set(pull_access.SHARED_SIDS.values()) | {pull_access.ACCOUNT_SID}
+
+
+def changes_of(*args, **kwargs):
+    """The per-workload statements of ``_policy_changes`` (the shared and account statements, and the
+    removals that move a workload between modes, have their own tests below)."""
+    found = []
+    for change in pull_access._policy_changes(*args, **kwargs):
+        statements = [s for s in change["statements"] if s["sid"] not in MODE_SIDS]
+        if statements:
+            found.append(dict(change, statements=statements))
+    return found
 
 
 def fails(message):
@@ -162,17 +176,18 @@ def test_repository_ref_needs_a_region():
         (
             lightsail(),
             {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop", "host": HOST,
-             "repositories": [ref("app")], "cleanup_repositories": []},
+             "repositories": [ref("app")], "cleanup_repositories": [], "statement_mode": "workload", "service_pattern": "*"},
         ),
         (
             lightsail(state="absent", exclusive=True, repositories=["app", {"name": "base", "registry_id": OTHER}]),
             {"type": "lightsail", "state": "absent", "region": REGION, "exclusive": True, "name": "shop", "host": HOST,
-             "repositories": [ref("app"), ref("base", OTHER)], "cleanup_repositories": []},
+             "repositories": [ref("app"), ref("base", OTHER)], "cleanup_repositories": [], "statement_mode": "workload",
+             "service_pattern": "*"},
         ),
         (
             lightsail(state="", repositories=None),
             {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop", "host": HOST,
-             "repositories": [], "cleanup_repositories": []},
+             "repositories": [], "cleanup_repositories": [], "statement_mode": "workload", "service_pattern": "*"},
         ),
     ],
     ids=["lightsail-defaults", "lightsail-absent-exclusive", "empty-state-is-present"],
@@ -420,7 +435,7 @@ API_SID = sid_of(API)
          "no-repositories"],
 )
 def test_changes_lightsail(workloads, expected):
-    assert pull_access._policy_changes(workloads) == expected
+    assert changes_of(workloads) == expected
 
 
 @pytest.mark.parametrize(
@@ -454,13 +469,13 @@ def test_changes_lightsail(workloads, expected):
          "absent-no-principal", "absent-same-account"],
 )
 def test_changes_ecs(workloads, expected):
-    assert pull_access._policy_changes(workloads) == expected
+    assert changes_of(workloads) == expected
 
 
 def test_changes_ecs_actions_are_the_ecs_ones():
-    changes = pull_access._policy_changes([workload(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), ECS_ROLE)])
+    changes = changes_of([workload(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), ECS_ROLE)])
     assert changes[0]["statements"][0]["actions"] == pull_access.ECS_PULL_ACTIONS
-    changes = pull_access._policy_changes([workload(SHOP, LIGHTSAIL_PRINCIPAL)])
+    changes = changes_of([workload(SHOP, LIGHTSAIL_PRINCIPAL)])
     assert changes[0]["statements"][0]["actions"] == pull_access.PULL_ACTIONS
 
 
@@ -470,7 +485,7 @@ def test_changes_one_entry_per_shared_repository():
         workload(lightsail(name="blog", repositories=["app"]), BLOG_PRINCIPAL),
         workload(lightsail(name="old", state="absent", repositories=["app"])),
     ]
-    changes = pull_access._policy_changes(workloads)
+    changes = changes_of(workloads)
     assert changes == [
         change("app", [grant(SHOP_SID), grant(BLOG_SID, BLOG_PRINCIPAL), revoke(sid_of(lightsail(name="old")))]),
         change("base", [grant(SHOP_SID)]),
@@ -480,7 +495,7 @@ def test_changes_one_entry_per_shared_repository():
 def test_changes_shared_cross_account_repository_lightsail_and_ecs():
     base = {"name": "base", "registry_id": OTHER}
     workloads = [workload(lightsail(repositories=[base]), LIGHTSAIL_PRINCIPAL), workload(ecs(repositories=[base]), ECS_ROLE)]
-    assert pull_access._policy_changes(workloads) == [
+    assert changes_of(workloads) == [
         change("base", [grant(SHOP_SID), grant(API_SID, ECS_ROLE, ECS_PULL)], OTHER),
     ]
 
@@ -492,7 +507,7 @@ def test_changes_keyed_by_registry_region_and_name():
         workload(lightsail(name="blog", repositories=[{"name": "app", "registry_id": OTHER}]), BLOG_PRINCIPAL),
     ]
     eu_sid = sid_of(lightsail(region="eu-west-1"))
-    assert pull_access._policy_changes(workloads) == [
+    assert changes_of(workloads) == [
         change("app", [grant(eu_sid)], region="eu-west-1"),
         change("app", [grant(SHOP_SID)]),
         change("app", [grant(BLOG_SID, BLOG_PRINCIPAL)], OTHER),
@@ -501,7 +516,7 @@ def test_changes_keyed_by_registry_region_and_name():
 
 def test_changes_sorted_by_repository():
     workloads = [workload(lightsail(repositories=["zeta", "alpha", "team/mid", "beta"]), LIGHTSAIL_PRINCIPAL)]
-    names = [entry["repository"] for entry in pull_access._policy_changes(workloads)]
+    names = [entry["repository"] for entry in changes_of(workloads)]
     assert names == ["alpha", "beta", "team/mid", "zeta"]
 
 
@@ -552,7 +567,7 @@ def test_changes_sorted_by_repository():
          "two-exclusive"],
 )
 def test_changes_exclusive(workloads, expected):
-    assert pull_access._policy_changes(workloads) == expected
+    assert changes_of(workloads) == expected
 
 
 @pytest.mark.parametrize(
@@ -567,7 +582,7 @@ def test_changes_exclusive(workloads, expected):
     ids=["lightsail-shared-repository", "lightsail-in-cleanup", "ecs-in-cleanup"],
 )
 def test_changes_exclusive_without_principal_keeps_declared(workloads):
-    for entry in pull_access._policy_changes(workloads):
+    for entry in changes_of(workloads):
         own = workloads[0]["plan"]
         declared = {(repo["registry_id"], repo["region"], repo["name"]) for repo in own["repositories"]}
         if (entry["registry_id"], entry["region"], entry["repository"]) in declared:
@@ -577,7 +592,7 @@ def test_changes_exclusive_without_principal_keeps_declared(workloads):
 def test_changes_drop_repositories_without_statements():
     # an ECS workload's same-account repository and a check-mode Lightsail workload give no entry
     workloads = [workload(ecs(repositories=["app"]), ECS_ROLE), workload(lightsail(repositories=["base"]), "")]
-    assert not pull_access._policy_changes(workloads)
+    assert not changes_of(workloads)
 
 
 def test_filters_registered():
@@ -784,21 +799,21 @@ def test_changes_from_plans_and_results():
                            {"service_name": "blog", "principal_arn": BLOG_PRINCIPAL, "principal_arn_known": True})
     activated = puller_results({"service_name": "shop", "principal_arn": LIGHTSAIL_PRINCIPAL, "principal_arn_known": True})
     ecs_results = [{"item": {"region": REGION}, "workloads": [{"name": "api", "role_arn": ECS_ROLE}]}]
-    before = pull_access._policy_changes([shop, blog, api], pull_access._principals(reads(check), ecs_results))
+    before = changes_of([shop, blog, api], pull_access._principals(reads(check), ecs_results))
     assert [(e["repository"], [s["sid"] for s in e["statements"]]) for e in before] == [("app", [blog["sid"]]), ("base", [api["sid"]])]
-    after = pull_access._policy_changes([shop, blog, api], pull_access._principals(reads(check + activated), ecs_results))
+    after = changes_of([shop, blog, api], pull_access._principals(reads(check + activated), ecs_results))
     app = next(e for e in after if e["repository"] == "app")
     assert {s["sid"]: s["principals"] for s in app["statements"]} == {shop["sid"]: [LIGHTSAIL_PRINCIPAL], blog["sid"]: [BLOG_PRINCIPAL]}
 
 
 def test_changes_pending_stand_in():
     shop = host_plan(lightsail(name="shop"), "shop")
-    changes = pull_access._policy_changes([shop], pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""}))),
+    changes = changes_of([shop], pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""}))),
                                           stand_in=True)
     (statement,) = changes[0]["statements"]
     arn = statement["principals"][0]
     assert re.match(r"^arn:aws:iam::000000000000:role/amazon/lightsail/us-east-1/containers/shop/private-repo-access/[0-9a-v]{52}$", arn)
-    assert not pull_access._policy_changes([shop], pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""}))))
+    assert not changes_of([shop], pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""}))))
 
 
 def test_unknown_principals():
@@ -851,9 +866,9 @@ def test_plan_lightsail_phases(puller, activated, activate, checks, writes, unkn
     assert [name for batch in plan["activate"] for name in batch["service_names"]] == activate
     assert plan["deactivate"] == [] and plan["ecs_grant"] == [] and plan["ecs_revoke"] == []
     assert [w["host"] for w in plan["unknown_principals"]] == unknown
-    checked = [s["principals"][0] for b in plan["policy_checks"] for p in b["policies"] for s in p["statements"]]
+    checked = [s["principals"][0] for b in plan["policy_checks"] for p in b["policies"] for s in p["statements"] if s["sid"] == shop["sid"]]
     assert checked == ([] if checks is None else [pull_access.stand_in_puller_arn(shop)])
-    written = [s["principals"][0] for b in plan["policy_writes"] for p in b["policies"] for s in p["statements"]]
+    written = [s["principals"][0] for b in plan["policy_writes"] for p in b["policies"] for s in p["statements"] if s["sid"] == shop["sid"]]
     assert written == ([] if writes is None else [writes])
 
 
@@ -872,3 +887,102 @@ def test_plan_ecs_and_revoke_phases():
     assert statements[("base", old["sid"])] == {"sid": old["sid"], "state": "absent"}
     assert statements[("app", gone["sid"])] == {"sid": gone["sid"], "state": "absent"}
     assert plan["policy_checks"] and plan["unknown_principals"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Statement modes: shared (the default), account, workload, and moving between them
+# ---------------------------------------------------------------------------------------------
+
+ACCOUNT_PRINCIPALS = {("lightsail", REGION, "shop"): LIGHTSAIL_PRINCIPAL, ("account", REGION): OWN}
+MODE_SID = "shop-sid"
+
+
+def shop_in(mode, state="present", pattern=None):
+    declaration = lightsail(statement_mode=mode, state=state)
+    if pattern:
+        declaration["service_pattern"] = pattern
+    return dict(pull_access.pull_access_workload(declaration, HOST), sid=MODE_SID)
+
+
+SHARED_ADD = {"sid": "PullAccessLightsailShared", "principals": [LIGHTSAIL_PRINCIPAL], "actions": PULL, "purge_principals": False}
+SHARED_REMOVE = {"sid": "PullAccessLightsailShared", "state": "absent", "principals": [LIGHTSAIL_PRINCIPAL], "purge_principals": False}
+OWN_REMOVE = {"sid": MODE_SID, "state": "absent"}
+ACCOUNT_REMOVE = {"sid": "PullAccessLightsailAccount", "state": "absent"}
+
+
+def account_grant(pattern="*"):
+    return {"sid": pull_access.account_sid(pattern), "principals": ["*"], "actions": PULL, "conditions": {
+        "StringEquals": {"aws:PrincipalAccount": OWN},
+        "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{OWN}:role/amazon/lightsail/{REGION}/containers/{pattern}/private-repo-access/*"}}}
+
+
+@pytest.mark.parametrize(
+    "workloads, principals, expected",
+    [
+        ([shop_in("shared")], ACCOUNT_PRINCIPALS, [OWN_REMOVE, SHARED_ADD, ACCOUNT_REMOVE]),
+        ([shop_in("shared", "absent")], ACCOUNT_PRINCIPALS, [OWN_REMOVE, SHARED_REMOVE]),
+        ([shop_in("workload")], ACCOUNT_PRINCIPALS,
+         [{"sid": MODE_SID, "principals": [LIGHTSAIL_PRINCIPAL], "actions": PULL}, SHARED_REMOVE, ACCOUNT_REMOVE]),
+        ([shop_in("account")], ACCOUNT_PRINCIPALS, [OWN_REMOVE, SHARED_REMOVE, account_grant()]),
+        # Before activation: no puller ARN, but the account statement needs none.
+        ([shop_in("account")], {("account", REGION): OWN}, [OWN_REMOVE, account_grant()]),
+        # A revoke keeps the account statement: other services of the account may still use it.
+        ([shop_in("account", "absent")], ACCOUNT_PRINCIPALS, [OWN_REMOVE, SHARED_REMOVE]),
+        ([shop_in("account", pattern="shop-*")], ACCOUNT_PRINCIPALS, [OWN_REMOVE, SHARED_REMOVE, account_grant("shop-*")]),
+        # Not yet activated and shared: nothing to write for it yet, but its own statement goes.
+        ([shop_in("shared")], {}, [OWN_REMOVE, ACCOUNT_REMOVE]),
+    ],
+    ids=["shared", "shared-absent", "workload", "account", "account-before-activation", "account-absent", "account-pattern",
+         "shared-unknown-principal"],
+)
+def test_statement_modes(workloads, principals, expected):
+    (change,) = pull_access._policy_changes(workloads, principals)
+    assert change["statements"] == expected
+
+
+def test_account_statement_stays_while_a_workload_wants_it():
+    blog = dict(pull_access.pull_access_workload(lightsail(name="blog", statement_mode="shared"), "blog"), sid="blog-sid")
+    principals = {**ACCOUNT_PRINCIPALS, ("lightsail", REGION, "blog"): BLOG_PRINCIPAL}
+    (change,) = pull_access._policy_changes([shop_in("account"), blog], principals)
+    assert account_grant() in change["statements"] and ACCOUNT_REMOVE not in change["statements"]
+
+
+def test_ecs_account_mode_is_shared():
+    workload = pull_access.pull_access_workload(ecs(statement_mode="account", repositories=[{"name": "base", "registry_id": OTHER}]), "api")
+    assert workload["statement_mode"] == "shared"
+    (change,) = pull_access._policy_changes([workload], {("ecs", "api"): ECS_ROLE})
+    assert {"sid": "PullAccessEcsShared", "principals": [ECS_ROLE], "actions": ECS_PULL, "purge_principals": False} in change["statements"]
+
+
+def test_account_of_the_lightsail_services_from_the_read():
+    read = [({"region": REGION}, {"pullers": [{"service_name": "shop", "principal_arn": "", "principal_arn_known": False,
+                                                "service_arn": f"arn:aws:lightsail:{REGION}:{OWN}:ContainerService/abc"}]})]
+    assert pull_access._principals(read) == {("account", REGION): OWN}
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [({"statement_mode": "sharing"}, "ecr_pull_access_statement_mode 'sharing' is not one of shared, account, workload"),
+     ({"service_pattern": "Shop*"}, "ecr_pull_access_service_pattern 'Shop\\*' is not a container service name pattern")],
+    ids=["mode", "pattern"],
+)
+def test_statement_mode_declaration_errors(extra, message):
+    with fails(message):
+        pull_access.pull_access_workload(lightsail(**extra), HOST)
+
+
+def test_shared_is_the_default_mode():
+    declaration = lightsail()
+    del declaration["statement_mode"]
+    assert pull_access.pull_access_workload(declaration, HOST)["statement_mode"] == "shared"
+
+
+def test_a_deactivation_takes_out_the_arn_it_had():
+    """Before (check mode) and after a deactivation the puller has no ARN; the one it had is what a
+    shared statement must lose."""
+    read = [({"region": REGION, "state": "absent"}, {"pullers": [{"service_name": "shop", "principal_arn": "", "principal_arn_known": True,
+                                                                   "principal_arn_before": LIGHTSAIL_PRINCIPAL, "changed": True}]})]
+    principals = pull_access._principals(read)
+    assert principals == {("lightsail", REGION, "shop"): LIGHTSAIL_PRINCIPAL}
+    (change,) = pull_access._policy_changes([shop_in("shared", "absent")], principals)
+    assert SHARED_REMOVE in change["statements"]

@@ -33,11 +33,14 @@ REGION = "us-east-1"
 ARN = "arn:aws:iam::111122223333:role/amazon/lightsail/us-east-1/containers/{}/private-repo-access/pullerid"
 
 
+SERVICE_ARN = "arn:aws:lightsail:us-east-1:123456789012:ContainerService/{}"
+
+
 def service(name="web", state="READY", is_active=False, arn=False):
     """A container service; ``arn`` true gives its puller role an ARN (as Lightsail does once
     active, and shortly after a deactivation)."""
     role = {"isActive": is_active, "principalArn": ARN.format(name) if arn else ""}
-    return {"containerServiceName": name, "state": state, "privateRegistryAccess": {"ecrImagePullerRole": role}}
+    return {"containerServiceName": name, "arn": SERVICE_ARN.format(name), "state": state, "privateRegistryAccess": {"ecrImagePullerRole": role}}
 
 
 def found(*docs):
@@ -123,8 +126,9 @@ INACTIVE = {"is_active": False, "principal_arn": ""}
 ACTIVE = {"is_active": True, "principal_arn": ARN.format("web")}
 
 
-def puller(is_active, principal_arn, known, changed):
-    return dict(service_name="web", is_active=is_active, principal_arn=principal_arn, principal_arn_known=known, changed=changed)
+def puller(is_active, principal_arn, known, changed, before=""):
+    return dict(service_name="web", service_arn=SERVICE_ARN.format("web"), is_active=is_active, principal_arn=principal_arn, principal_arn_known=known,
+                principal_arn_before=before, changed=changed)
 
 
 @pytest.mark.parametrize(
@@ -132,9 +136,10 @@ def puller(is_active, principal_arn, known, changed):
     [
         (service(), service(), True, True, True, puller(True, "", False, True),
          {"before": INACTIVE, "after": {"is_active": True, "principal_arn": ARN_PLACEHOLDER}}),
-        (service(is_active=True, arn=True), service(is_active=True, arn=True), True, False, True, puller(False, "", True, True),
+        (service(is_active=True, arn=True), service(is_active=True, arn=True), True, False, True, puller(False, "", True, True, ARN.format("web")),
          {"before": ACTIVE, "after": INACTIVE}),
-        (service(is_active=True, arn=True), service(is_active=True, arn=True), False, True, True, puller(True, ARN.format("web"), True, False),
+        (service(is_active=True, arn=True), service(is_active=True, arn=True), False, True, True,
+         puller(True, ARN.format("web"), True, False, ARN.format("web")),
          {"before": ACTIVE, "after": ACTIVE}),
         (service(), service(is_active=True, arn=True), True, True, False, puller(True, ARN.format("web"), True, True),
          {"before": INACTIVE, "after": ACTIVE}),
@@ -142,7 +147,7 @@ def puller(is_active, principal_arn, known, changed):
         (service(), service(state="UPDATING", is_active=True), True, True, False, puller(True, "", False, True),
          {"before": INACTIVE, "after": {"is_active": True, "principal_arn": ARN_PLACEHOLDER}}),
         # Deactivation still finishing: the old ARN is not reported.
-        (service(is_active=True, arn=True), service(state="UPDATING", arn=True), True, False, False, puller(False, "", True, True),
+        (service(is_active=True, arn=True), service(state="UPDATING", arn=True), True, False, False, puller(False, "", True, True, ARN.format("web")),
          {"before": ACTIVE, "after": INACTIVE}),
     ],
     ids=["check-activate", "check-deactivate", "check-converged", "activated", "activating", "deactivating"],
