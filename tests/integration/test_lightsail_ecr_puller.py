@@ -327,7 +327,8 @@ def fleet_four_way(ansible, aws, module_args, updates):
         mark = aws.mark()
         again = ansible.module(MODULE, module_args, check=run_check, diff=True)
         assert not again.failed and not again.changed, again
-        assert again["pullers"] == [dict(p, changed=False) for p in real["pullers"]], again
+        # The same roles, unchanged; only what they were before this run differs.
+        assert again["pullers"] == [dict(p, changed=False, principal_arn_before=p["principal_arn"]) for p in real["pullers"]], again
         assert again["diff"] == {"before": {}, "after": {}}, again
         assert ops(aws, mark) == ["GetContainerServices"], "a converged run should make exactly one read"
     return check, real, polls
@@ -347,12 +348,13 @@ def test_fleet_activation_four_way(ansible, aws, fleet):
     # Check mode: truthful per service, ARNs of pending activations unknown.
     assert [p["service_name"] for p in check["pullers"]] == order
     for name, puller in pullers_by_name(check).items():
+        assert puller.pop("service_arn").startswith("arn:aws:lightsail:us-east-1:123456789012:ContainerService/"), puller
         if name in already:
             assert puller == {"service_name": name, "is_active": True, "principal_arn": old_arns[name],
-                              "principal_arn_known": True, "changed": False}, puller
+                              "principal_arn_known": True, "principal_arn_before": old_arns[name], "changed": False}, puller
         else:
             assert puller == {"service_name": name, "is_active": True, "principal_arn": "",
-                              "principal_arn_known": False, "changed": True}, puller
+                              "principal_arn_known": False, "principal_arn_before": "", "changed": True}, puller
     assert "would be activated" in check["msg"] and all(f"'{name}'" in check["msg"] for name in switched), check["msg"]
     assert check["diff"] == {
         "before": {name: {"is_active": False, "principal_arn": ""} for name in switched},
@@ -446,8 +448,9 @@ def test_fleet_timeout_names_the_pending_service_and_returns_the_others(ansible,
     for name in names[:2]:
         assert pullers[name]["principal_arn"] == emulated_puller(fleet, name)["principalArn"] != "", pullers
         assert pullers[name]["changed"] is True
-    assert pullers[names[2]] == {"service_name": names[2], "is_active": False, "principal_arn": "",
-                                 "principal_arn_known": True, "changed": False}
+    assert pullers[names[2]] == {"service_name": names[2], "service_arn": pullers[names[2]]["service_arn"], "is_active": False,
+                                 "principal_arn": "", "principal_arn_known": True, "principal_arn_before": "", "changed": False}
+    assert pullers[names[2]]["service_arn"].startswith("arn:aws:lightsail:us-east-1:123456789012:ContainerService/")
     assert ops(aws, mark, mutating=True) == ["UpdateContainerService"] * 2
 
 
