@@ -70,7 +70,10 @@ def test_grant_converges_under_injected_faults(ansible, aws, scale):
         print(f"\nfaults (seed {seed}, {scale.fault_rate:.0%} configured, {len(services)} Lightsail services + 1 ECS workload): "
               f"grant: {failed} of {len(log)} requests failed ({failed / max(len(log), 1):.0%}): {fmt_counts(faults)}; "
               f"rc={run.rc} in {elapsed:.1f}s")
-        assert failed >= 0.2 * len(log), "fewer faults fired than intended"
+        # README promises >= 30 %. The rules are seeded and every request draws in turn, so the
+        # share that fires depends only on how many requests a run makes: for the seeds used it
+        # stays above 30 % at every size the suite reaches (see docs/reliability.md).
+        assert failed >= 0.3 * len(log), f"fewer faults fired than promised (>= 30 %): {failed} of {len(log)}"
         assert run.rc == 0, failure_text(run)
         assert_granted(aws, services)
         assert_foreign_untouched(aws, snapshot)
