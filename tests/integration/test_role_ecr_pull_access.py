@@ -1,7 +1,9 @@
 """The ecr_pull_access role and the shipped playbooks, through ansible-runner against the rig."""
 
+import collections
 import json
 import os
+import time
 
 import pytest
 
@@ -11,6 +13,11 @@ FOREIGN = {"Sid": "CiPush", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam
            "Action": ["ecr:PutImage", "ecr:UploadLayerPart"]}
 GRANT = "pullaccess.aws.grant"
 REVOKE = "pullaccess.aws.revoke"
+POLICY_TASK = "Write each repository's policy once for all workloads of the play"
+# The rig's environment carries its `testing` key; blanked, a run has only the credentials it is given.
+NO_ENV_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+ECS_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def playbook(name):
@@ -84,6 +91,54 @@ def puller_arns(aws):
 
 def policy_writes(aws, mark):
     return aws.requests(since=mark, mutating=True, service="ecr")
+
+
+def meaning(document):
+    """A policy document reduced to what it means, so that a re-serialised copy (statement and
+    list order, a string for a one-item list, action case) compares equal."""
+    if document is None:
+        return None
+
+    def as_set(value, fold=False):
+        values = [value] if isinstance(value, str) else list(value)
+        return frozenset(item.lower() if fold else item for item in values)
+
+    statements = []
+    for statement in document["Statement"]:
+        principal = statement.get("Principal")
+        principal = principal if isinstance(principal, str) else tuple(sorted((kind, as_set(value)) for kind, value in principal.items()))
+        statements.append((statement.get("Sid"), statement["Effect"], principal, as_set(statement["Action"], fold=True),
+                           json.dumps(statement.get("Condition"), sort_keys=True)))
+    return document.get("Version"), frozenset(statements)
+
+
+def wait_for_reads(aws, since, started, count, timeout=120.0):
+    """Wait until the run ``started`` has made ``count`` GetContainerServices calls since ``since``
+    (or has ended); returns how many it made."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = len(aws.requests(since=since, operation="GetContainerServices"))
+        if found >= count or not started[0].is_alive():
+            return found
+        assert time.monotonic() < deadline, f"only {found} GetContainerServices calls after {timeout:g} s"
+        time.sleep(0.1)
+
+
+def activate_pullers(aws, names):
+    """Activate the services' puller roles directly (not through the collection); returns their ARNs."""
+    lightsail = aws.client("lightsail")
+    deadline = time.monotonic() + 60
+    while any(s["state"] != "READY" for s in lightsail.get_container_services()["containerServices"] if s["containerServiceName"] in names):
+        assert time.monotonic() < deadline, "services not READY"
+        time.sleep(0.1)
+    for name in names:
+        lightsail.update_container_service(serviceName=name, privateRegistryAccess={"ecrImagePullerRole": {"isActive": True}})
+    while True:
+        arns = {name: arn for name, arn in puller_arns(aws).items() if name in names}
+        if all(arns.values()) and all(s["state"] == "READY" for s in lightsail.get_container_services()["containerServices"]):
+            return arns
+        assert time.monotonic() < deadline, f"puller roles not active: {arns}"
+        time.sleep(0.1)
 
 
 def test_grant_check_rerun_revoke(ansible, account):
@@ -355,3 +410,38 @@ def test_ec2_and_external_ecs_workloads(ansible, aws):
     other_ecr_policy = other_ecr.get_repository_policy
     with pytest.raises(other_ecr.exceptions.RepositoryPolicyNotFoundException):
         other_ecr_policy(repositoryName="base")
+
+
+def test_dry_run_predicts_the_policies_the_real_run_writes(ansible, account):
+    """With the puller roles already active (their ARNs known to a dry run), the policies a dry
+    run predicts (its diff and the returned policies) are, by meaning, the ones the real run then
+    stores."""
+    aws = account
+    arns = activate_pullers(aws, ["svc0", "svc1", "svc2"])
+    inventory = fleet_inventory()
+    before = {repository: policy(aws, repository) for repository in ("web", "worker", "shared/base")}
+
+    mark = aws.mark()
+    dry = ansible.play(playbook(GRANT), inventory=inventory, check=True, diff=True)
+    assert dry.rc == 0, dry.stdout
+    assert aws.requests(since=mark, mutating=True) == []
+    assert "only exists after a real run activates it" not in dry.stdout, "the dry run did not know the puller ARNs"
+    results = dry.task(POLICY_TASK)["results"]
+    diffs = {entry["after_header"]: entry for result in results for entry in result["diff"]}
+    returned = {entry["repository"]: entry["policy"] for result in results for entry in result["policies"]}
+    assert sorted(diffs) == sorted(returned) == ["shared/base", "web", "worker"], (sorted(diffs), sorted(returned))
+    for repository, entry in diffs.items():
+        assert meaning(json.loads(entry["before"]) if entry["before"] else None) == meaning(before[repository]), repository
+
+    real = ansible.play(playbook(GRANT), inventory=inventory)
+    assert real.rc == 0, real.stdout
+    assert not aws.requests(since=mark, operation="UpdateContainerService"), "the puller roles were active already"
+    for repository in diffs:
+        stored = policy(aws, repository)
+        assert meaning(json.loads(diffs[repository]["after"])) == meaning(stored), (repository, diffs[repository]["after"], stored)
+        assert meaning(returned[repository]) == meaning(stored), (repository, returned[repository], stored)
+    # And what is stored is the grant: the foreign statement plus the three puller roles.
+    web = policy(aws, "web")
+    assert web["Statement"][0] == FOREIGN
+    assert sorted(p for s in web["Statement"][1:] for p in s["Principal"]["AWS"]) == sorted(arns.values())
+
