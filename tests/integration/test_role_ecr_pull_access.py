@@ -445,3 +445,50 @@ def test_dry_run_predicts_the_policies_the_real_run_writes(ansible, account):
     assert web["Statement"][0] == FOREIGN
     assert sorted(p for s in web["Statement"][1:] for p in s["Principal"]["AWS"]) == sorted(arns.values())
 
+
+def test_credentials_from_role_variables(ansible, aws):
+    """The role's own credential variables reach every module: with no key in the environment,
+    and IAM enforcement on (so the secret key must sign correctly too), the grant works and the
+    rig's log shows every request signed with the variables' key. ecr_pull_access_aws_endpoint_url
+    is checked with an ECS revoke (IAM and ECR) whose environment points at a dead endpoint; one
+    URL cannot serve both moto and the Lightsail emulator, which listen on different ports."""
+    other = "222222222222"
+    aws.client("ecr").create_repository(repositoryName="web")
+    aws.account_client("ecr", other).create_repository(repositoryName="base")
+    aws.client("lightsail").create_container_service(serviceName="svc0", power="nano", scale=1)
+    aws.client("iam").create_role(RoleName="api-execution", AssumeRolePolicyDocument=json.dumps(ECS_TRUST))
+    aws.lightsail_config(puller_delay=0.3)
+    creds = aws.create_limited_credentials({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                                           name="role-variables")
+    key = creds["AWS_ACCESS_KEY_ID"]
+    variables = {"ecr_pull_access_aws_access_key": key, "ecr_pull_access_aws_secret_key": creds["AWS_SECRET_ACCESS_KEY"],
+                 "ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}
+    api_task = {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "api-execution", "ecr_pull_access_ecs_permissions": "inline",
+                "ecr_pull_access_repositories": ["web", {"name": "base", "registry_id": other}]}
+    inventory = {"all": {"vars": variables, "hosts": {
+        "svc0": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web"]}, "api-task": api_task}}}
+
+    aws.enforce_iam(True)
+    try:
+        mark = aws.mark()
+        run = ansible.play(playbook(GRANT), inventory=inventory, env=NO_ENV_CREDENTIALS)
+        log = aws.requests(since=mark)
+        assert run.rc == 0, run.stdout
+        signers = collections.Counter(entry["access_key"] for entry in log)
+        assert signers == {key: len(log)}, f"requests by signing key: {dict(signers)}"
+        assert {entry["service"] for entry in log} == {"lightsail", "ecr", "iam"}, log
+        assert [s["Principal"]["AWS"] for s in policy(aws, "web")["Statement"]] == [[puller_arns(aws)["svc0"]]]
+        assert aws.client("iam").list_role_policies(RoleName="api-execution")["PolicyNames"] == ["ecr-pull"]
+
+        ecs_only = {"all": {"vars": dict(variables, ecr_pull_access_aws_endpoint_url=aws.moto_url), "hosts": {"api-task": api_task}}}
+        mark = aws.mark()
+        revoke = ansible.play(playbook(REVOKE), inventory=ecs_only, env=dict(NO_ENV_CREDENTIALS, AWS_ENDPOINT_URL="http://127.0.0.1:9"))
+        log = aws.requests(since=mark)
+        assert revoke.rc == 0, revoke.stdout
+        assert collections.Counter(entry["access_key"] for entry in log) == {key: len(log)}, log
+        assert {(entry["service"], entry["operation"]) for entry in log if entry["mutating"]} == {
+            ("iam", "DeleteRolePolicy"), ("ecr", "DeleteRepositoryPolicy")}, log
+    finally:
+        aws.enforce_iam(False)
+    assert aws.client("iam").list_role_policies(RoleName="api-execution")["PolicyNames"] == []
+
