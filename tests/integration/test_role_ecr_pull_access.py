@@ -492,3 +492,26 @@ def test_credentials_from_role_variables(ansible, aws):
         aws.enforce_iam(False)
     assert aws.client("iam").list_role_policies(RoleName="api-execution")["PolicyNames"] == []
 
+
+def test_grant_waits_for_a_service_still_pending(ansible, aws):
+    """A container service still being created (PENDING, held by the rig until the run has polled
+    it) is waited for: no update is sent while it is PENDING, and the grant completes once it is
+    READY."""
+    aws.client("ecr").create_repository(repositoryName="web")
+    aws.client("lightsail").create_container_service(serviceName="svc0", power="nano", scale=1)
+    aws.lightsail_set_state("svc0", "PENDING")  # held until released below
+    aws.lightsail_config(puller_delay=0.3)
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}, "hosts": {
+        "svc0": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web"]}}}}
+    mark = aws.mark()
+    started = ansible.start(playbook(GRANT), inventory=inventory)
+    # Its check-mode read, the activation task's first read and one poll.
+    reads = wait_for_reads(aws, mark, started, 3)
+    assert reads >= 3 and started[0].is_alive(), f"the run did not wait for the PENDING service ({reads} reads):\n" + ansible.finish(started).stdout
+    assert aws.requests(since=mark, mutating=True) == [], "the run changed something while the service was PENDING"
+    aws.lightsail_set_state("svc0", "READY")
+    run = ansible.finish(started)
+    assert run.rc == 0, run.stdout
+    updates = [(r["status"], r["error_code"]) for r in aws.requests(since=mark, operation="UpdateContainerService")]
+    assert updates == [(200, None)], updates
+    assert [s["Principal"]["AWS"] for s in policy(aws, "web")["Statement"]] == [[puller_arns(aws)["svc0"]]]
