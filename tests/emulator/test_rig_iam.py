@@ -8,7 +8,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from rig import RigError
-from rig.iam import evaluate, wildcard_match
+from rig.iam import conditions_hold, evaluate, wildcard_match
 from rig_testlib import NO_RETRY
 
 REPO_ARN = "arn:aws:ecr:us-east-1:123456789012:repository/{}"
@@ -173,16 +173,145 @@ def test_settings_start_off_and_reset_restores_them(rig):
     ([{"Effect": "Allow", "Action": "*", "NotResource": "arn:secret"}], "s3:GetObject", "arn:secret", "implicit"),
     ([{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "ecr:Delete*", "Resource": "*"}],
      "ecr:DeleteRepository", "arn:x", "deny"),
-    ([{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}], "ecr:ListImages", "*",
-     "allow"),  # conditions are not evaluated
-    ([{"Effect": "Allow", "Action": "*", "Resource": "*"},
-      {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}],
-     "ecr:ListImages", "*", "deny"),
     ({"Effect": "Allow", "Action": "ecr:ListImages", "Resource": ["arn:a", "*"]}, "ecr:ListImages", "arn:b", "allow"),
     ([], "ecr:ListImages", "*", "implicit"),
 ])
 def test_policy_evaluation(statements, action, resource, expected):
     assert evaluate([{"Version": "2012-10-17", "Statement": statements}], action, resource) == expected
+
+
+ECS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
+# docs/operator-policy.json's condition on iam:AttachRolePolicy and iam:DetachRolePolicy.
+MANAGED_PULL_POLICIES = {"ArnLike": {"iam:PolicyARN": ["arn:aws*:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+                                                       "arn:aws*:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"]}}
+USER = {"aws:RequestedRegion": "us-east-1", "aws:username": "operator", "aws:PrincipalArn": "arn:aws:iam::123456789012:user/operator",
+        "aws:PrincipalAccount": "123456789012", "aws:PrincipalType": "User"}
+
+
+def attaching(policy_arn):
+    return dict(USER, **{"iam:PolicyARN": policy_arn})
+
+
+@pytest.mark.parametrize("condition, context, expected", [
+    # The operator policy's condition: only the two AWS managed pull policies, in any partition.
+    (MANAGED_PULL_POLICIES, attaching(ECS_POLICY), True),
+    (MANAGED_PULL_POLICIES, attaching(EC2_POLICY), True),
+    (MANAGED_PULL_POLICIES, attaching("arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"), True),
+    (MANAGED_PULL_POLICIES, attaching(ADMIN_POLICY), False),
+    (MANAGED_PULL_POLICIES, attaching("arn:aws:iam::123456789012:policy/service-role/AmazonECSTaskExecutionRolePolicy"), False),
+    (MANAGED_PULL_POLICIES, USER, False),  # a request without iam:PolicyARN (GetRole, ...)
+    # ARN operators match each of the six parts on its own; the String ones the whole text.
+    ({"ArnLike": {"iam:PolicyARN": "arn:aws:iam::aws:policy/*"}}, attaching(ECS_POLICY), True),
+    ({"ArnLike": {"iam:PolicyARN": "arn:aws:iam::*:policy/AdministratorAccess"}}, attaching(ADMIN_POLICY), True),
+    ({"ArnLike": {"iam:PolicyARN": "arn:*AdministratorAccess"}}, attaching(ADMIN_POLICY), False),
+    ({"StringLike": {"iam:PolicyARN": "arn:*AdministratorAccess"}}, attaching(ADMIN_POLICY), True),
+    ({"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/Admin?strator*"}}, attaching(ADMIN_POLICY), True),
+    ({"ArnLike": {"iam:PolicyARN": "not-an-arn"}}, attaching("not-an-arn"), False),
+    ({"ArnNotLike": {"iam:PolicyARN": ADMIN_POLICY}}, attaching(ECS_POLICY), True),
+    ({"ArnNotEquals": {"iam:PolicyARN": [ECS_POLICY, ADMIN_POLICY]}}, attaching(ADMIN_POLICY), False),
+    # Key names compare case-insensitively, values as the operator says; policy values are alternatives.
+    ({"StringEquals": {"IAM:policyarn": ECS_POLICY}}, attaching(ECS_POLICY), True),
+    ({"StringEquals": {"aws:username": "Operator"}}, USER, False),
+    ({"StringEqualsIgnoreCase": {"aws:username": "Operator"}}, USER, True),
+    ({"StringNotEqualsIgnoreCase": {"aws:username": "OPERATOR"}}, USER, False),
+    ({"StringEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}}, USER, True),
+    ({"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}}, USER, False),
+    ({"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}, USER, True),
+    ({"StringLike": {"aws:RequestedRegion": "us-*"}}, USER, True),
+    ({"StringNotLike": {"aws:RequestedRegion": "us-*"}}, USER, False),
+    ({"StringEquals": {"aws:PrincipalType": "User"}}, USER, True),
+    # A key the request lacks: positive operators fail, negated ones pass, IfExists passes,
+    # ForAllValues passes, ForAnyValue fails, Null tells.
+    ({"StringEquals": {"iam:PolicyARN": ECS_POLICY}}, USER, False),
+    ({"StringNotEquals": {"iam:PolicyARN": ECS_POLICY}}, USER, True),
+    ({"ArnNotLike": {"iam:PolicyARN": ECS_POLICY}}, USER, True),
+    ({"ArnLikeIfExists": {"iam:PolicyARN": ECS_POLICY}}, USER, True),
+    ({"ArnLikeIfExists": {"iam:PolicyARN": ECS_POLICY}}, attaching(ADMIN_POLICY), False),
+    ({"ForAllValues:StringEquals": {"iam:PolicyARN": ECS_POLICY}}, USER, True),
+    ({"ForAnyValue:StringEquals": {"iam:PolicyARN": ECS_POLICY}}, USER, False),
+    ({"ForAnyValue:StringNotEquals": {"iam:PolicyARN": ECS_POLICY}}, USER, False),
+    ({"Null": {"iam:PolicyARN": "true"}}, USER, True),
+    ({"Null": {"iam:PolicyARN": "false"}}, USER, False),
+    ({"Null": {"iam:PolicyARN": False}}, attaching(ECS_POLICY), True),
+    # Several values in the request: ForAnyValue needs one to match, ForAllValues all.
+    ({"ForAnyValue:StringEquals": {"iam:PolicyARN": ECS_POLICY}}, attaching([ECS_POLICY, ADMIN_POLICY]), True),
+    ({"ForAllValues:StringEquals": {"iam:PolicyARN": ECS_POLICY}}, attaching([ECS_POLICY, ADMIN_POLICY]), False),
+    ({"ForAllValues:ArnLike": {"iam:PolicyARN": "arn:aws:iam::aws:policy/*"}}, attaching([ECS_POLICY, ADMIN_POLICY]), True),
+    ({"ForAnyValue:ArnNotLike": {"iam:PolicyARN": ECS_POLICY}}, attaching([ECS_POLICY, ADMIN_POLICY]), True),
+    ({"ForAllValues:StringNotEquals": {"iam:PolicyARN": ECS_POLICY}}, attaching([ECS_POLICY, ADMIN_POLICY]), False),
+    # Every operator and key must hold.
+    ({"StringEquals": {"aws:username": "operator", "aws:RequestedRegion": "eu-west-1"}}, USER, False),
+    ({"StringEquals": {"aws:username": "operator"}, "StringLike": {"aws:RequestedRegion": "us-*"}}, USER, True),
+    # What the rig cannot evaluate: None (the caller fails closed). A known failing part still decides.
+    ({"Bool": {"aws:SecureTransport": "true"}}, USER, None),
+    ({"StringEquals": {"ecr:ResourceTag/team": "web"}}, USER, None),
+    ({"NumericLessThan": {"aws:username": "3"}}, USER, None),
+    ({"ForSomeValues:StringEquals": {"aws:username": "operator"}}, USER, None),
+    ({"StringEquals": {"aws:username": {"nested": "x"}}}, USER, None),
+    ({"StringEquals": {"aws:username": []}}, USER, None),
+    ({"Null": {"aws:username": "maybe"}}, USER, None),
+    ({"StringEquals": {"aws:username": "operator"}, "DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}, USER, None),
+    ({"StringEquals": {"aws:username": "someone"}, "DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}, USER, False),
+    ({"StringEquals": "operator"}, USER, None),
+    (["StringEquals"], USER, None),
+])
+def test_condition_evaluation(condition, context, expected):
+    assert conditions_hold(condition, context) is expected
+
+
+ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+@pytest.mark.parametrize("statements, action, context, expected", [
+    ([dict(ALLOW_ALL, Condition=MANAGED_PULL_POLICIES)], "iam:AttachRolePolicy", attaching(ECS_POLICY), "allow"),
+    ([dict(ALLOW_ALL, Condition=MANAGED_PULL_POLICIES)], "iam:AttachRolePolicy", attaching(ADMIN_POLICY), "implicit"),
+    ([dict(ALLOW_ALL, Condition=MANAGED_PULL_POLICIES)], "iam:GetRole", USER, "implicit"),
+    # Fail closed: an Allow the rig cannot evaluate does not apply, such a Deny does.
+    ([dict(ALLOW_ALL, Condition={"Bool": {"aws:SecureTransport": "true"}})], "ecr:ListImages", USER, "implicit"),
+    ([ALLOW_ALL, dict(ALLOW_ALL, Effect="Deny", Condition={"Bool": {"aws:SecureTransport": "false"}})], "ecr:ListImages", USER, "deny"),
+    ([ALLOW_ALL, dict(ALLOW_ALL, Effect="Deny", Condition={"StringEquals": {"aws:RequestedRegion": "eu-west-1"}})], "ecr:ListImages",
+     USER, "allow"),
+    ([ALLOW_ALL, dict(ALLOW_ALL, Effect="Deny", Condition={"StringEquals": {"aws:RequestedRegion": "us-east-1"}})], "ecr:ListImages",
+     USER, "deny"),
+    ([ALLOW_ALL, dict(ALLOW_ALL, Effect="Deny", Condition={"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}})], "ecr:ListImages",
+     USER, "allow"),
+    # No context at all: the keys are missing, as for a request that lacks them.
+    ([dict(ALLOW_ALL, Condition={"StringEquals": {"aws:RequestedRegion": "us-east-1"}})], "ecr:ListImages", None, "implicit"),
+])
+def test_policy_evaluation_with_conditions(statements, action, context, expected):
+    assert evaluate([{"Version": "2012-10-17", "Statement": statements}], action, "arn:aws:iam::123456789012:role/x", context) == expected
+
+
+def test_conditions_are_enforced_over_http(rig):
+    """The operator policy's iam:PolicyARN condition, end to end: the two AWS managed pull
+    policies may be attached and detached, AdministratorAccess may not."""
+    iam = rig.client("iam", config=NO_RETRY)
+    iam.create_role(RoleName="api-execution", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName="api-execution", PolicyArn=ADMIN_POLICY)
+    creds = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], "Resource": "arn:aws:iam::*:role/*",
+         "Condition": MANAGED_PULL_POLICIES},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*", "Condition": {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}},
+    ]})
+    rig.enforce_iam(True)
+    limited = rig.client("iam", credentials=creds, config=NO_RETRY)
+    limited.attach_role_policy(RoleName="api-execution", PolicyArn=ECS_POLICY)
+    limited.detach_role_policy(RoleName="api-execution", PolicyArn=ECS_POLICY)
+    with pytest.raises(ClientError) as excinfo:
+        limited.detach_role_policy(RoleName="api-execution", PolicyArn=ADMIN_POLICY)
+    assert _error(excinfo)[:2] == (403, "AccessDenied")
+    iam.detach_role_policy(RoleName="api-execution", PolicyArn=ADMIN_POLICY)
+    with pytest.raises(ClientError) as excinfo:
+        limited.attach_role_policy(RoleName="api-execution", PolicyArn=ADMIN_POLICY)
+    status, code, message = _error(excinfo)
+    assert (status, code) == (403, "AccessDenied") and "iam:AttachRolePolicy on resource: arn:aws:iam::123456789012:role/api-execution" in message
+    with pytest.raises(ClientError) as excinfo:
+        rig.client("iam", region="eu-west-1", credentials=creds, config=NO_RETRY).attach_role_policy(RoleName="api-execution", PolicyArn=ECS_POLICY)
+    assert _error(excinfo)[2].endswith("with an explicit deny in an identity-based policy")
+    assert iam.list_attached_role_policies(RoleName="api-execution")["AttachedPolicies"] == []
 
 
 def test_wildcards_are_only_star_and_question_mark():

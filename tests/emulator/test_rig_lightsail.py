@@ -113,6 +113,35 @@ def test_running_service_returns_to_running(rig, lightsail):
     assert done["currentDeployment"]["state"] == "ACTIVE"
 
 
+def test_forced_states_keep_what_a_transition_still_has_to_do(rig, lightsail):
+    """set_state holds an activation (or deactivation) without losing it: the puller ARN appears
+    (or goes) when the service next reaches a steady state, forced or at the end of a duration."""
+    rig.lightsail_config(create_delay=0.05, puller_delay=60)  # the activation would take a minute
+    _create_ready(lightsail)
+    _set_puller(lightsail, True)
+    held = rig.lightsail_set_state("web", "UPDATING")  # held until changed
+    assert held["state"] == "UPDATING" and _puller(held) == {"isActive": True, "principalArn": ""}
+    with pytest.raises(ClientError) as excinfo:
+        _set_puller(lightsail, False)
+    assert _error(excinfo)[0] == "InvalidInputException"
+    assert rig.lightsail_set_state("web", "DEPLOYING")["state"] == "DEPLOYING"  # still held, still pending
+    assert _puller(_service(lightsail)) == {"isActive": True, "principalArn": ""}
+    released = rig.lightsail_set_state("web", "READY")
+    assert released["state"] == "READY" and PULLER_ROLE_RE.fullmatch(_puller(released)["principalArn"])
+    assert _puller(_service(lightsail)) == _puller(released) and _service(lightsail)["state"] == "READY"
+
+    _set_puller(lightsail, False)
+    assert _puller(_service(lightsail))["principalArn"] == released["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+    rig.lightsail_set_state("web", "UPDATING", duration=0.1)
+    done = wait_for(lambda: (svc := _service(lightsail))["state"] == "READY" and svc)
+    assert _puller(done) == {"isActive": False, "principalArn": ""}
+
+    # An activation carried into a forced RUNNING ends with its ARN and a deployment.
+    _set_puller(lightsail, True)
+    running = rig.lightsail_set_state("web", "RUNNING")
+    assert PULLER_ROLE_RE.fullmatch(_puller(running)["principalArn"]) and running["currentDeployment"]["state"] == "ACTIVE"
+
+
 def test_create_with_deployment_and_active_puller(lightsail):
     deployment = {"containers": {"app": {"image": "nginx", "ports": {"80": "HTTP"}}},
                   "publicEndpoint": {"containerName": "app", "containerPort": 80}}

@@ -129,3 +129,29 @@ def test_reset_clears_the_log_but_seq_goes_on(rig):
     assert rig.mark() == last
     ecr.describe_repositories()
     assert [e["seq"] for e in rig.requests()] == [last + 1]
+
+
+def test_the_signing_access_key_is_logged(rig):
+    """Every entry names the access key id that signed the request (null when unsigned), so tests
+    can prove which credentials a run used."""
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    limited = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    session = rig.account_credentials("222222222222")
+    mark = rig.mark()
+    rig.client("ecr", config=NO_RETRY).describe_repositories()
+    rig.client("iam", credentials=limited, config=NO_RETRY).get_user()
+    rig.client("lightsail", credentials=limited, config=NO_RETRY).get_container_services()
+    rig.client("ecr", credentials=session, config=NO_RETRY).describe_repositories()
+    with pytest.raises(ClientError):
+        rig.client("lightsail", config=NO_RETRY.merge(Config(signature_version=UNSIGNED))).get_container_services()
+    got = [(e["service"], e["operation"], e["access_key"]) for e in rig.requests(since=mark)]
+    assert got == [("ecr", "DescribeRepositories", "testing"), ("iam", "GetUser", limited["AWS_ACCESS_KEY_ID"]),
+                   ("lightsail", "GetContainerServices", limited["AWS_ACCESS_KEY_ID"]),
+                   ("ecr", "DescribeRepositories", session["AWS_ACCESS_KEY_ID"]), (None, "GetContainerServices", None)]
+    assert limited["AWS_ACCESS_KEY_ID"] != session["AWS_ACCESS_KEY_ID"]
+    # The secret never is: only the key id is in the log.
+    with open(rig.log_path, encoding="utf-8") as stream:
+        text = stream.read()
+    assert limited["AWS_SECRET_ACCESS_KEY"] not in text and session["AWS_SECRET_ACCESS_KEY"] not in text

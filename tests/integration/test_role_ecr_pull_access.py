@@ -1,7 +1,9 @@
 """The ecr_pull_access role and the shipped playbooks, through ansible-runner against the rig."""
 
+import collections
 import json
 import os
+import time
 
 import pytest
 
@@ -11,6 +13,11 @@ FOREIGN = {"Sid": "CiPush", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam
            "Action": ["ecr:PutImage", "ecr:UploadLayerPart"]}
 GRANT = "pullaccess.aws.grant"
 REVOKE = "pullaccess.aws.revoke"
+POLICY_TASK = "Write each repository's policy once for all workloads of the play"
+# The rig's environment carries its `testing` key; blanked, a run has only the credentials it is given.
+NO_ENV_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+ECS_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def playbook(name):
@@ -84,6 +91,54 @@ def puller_arns(aws):
 
 def policy_writes(aws, mark):
     return aws.requests(since=mark, mutating=True, service="ecr")
+
+
+def meaning(document):
+    """A policy document reduced to what it means, so that a re-serialised copy (statement and
+    list order, a string for a one-item list, action case) compares equal."""
+    if document is None:
+        return None
+
+    def as_set(value, fold=False):
+        values = [value] if isinstance(value, str) else list(value)
+        return frozenset(item.lower() if fold else item for item in values)
+
+    statements = []
+    for statement in document["Statement"]:
+        principal = statement.get("Principal")
+        principal = principal if isinstance(principal, str) else tuple(sorted((kind, as_set(value)) for kind, value in principal.items()))
+        statements.append((statement.get("Sid"), statement["Effect"], principal, as_set(statement["Action"], fold=True),
+                           json.dumps(statement.get("Condition"), sort_keys=True)))
+    return document.get("Version"), frozenset(statements)
+
+
+def wait_for_reads(aws, since, started, count, timeout=120.0):
+    """Wait until the run ``started`` has made ``count`` GetContainerServices calls since ``since``
+    (or has ended); returns how many it made."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = len(aws.requests(since=since, operation="GetContainerServices"))
+        if found >= count or not started[0].is_alive():
+            return found
+        assert time.monotonic() < deadline, f"only {found} GetContainerServices calls after {timeout:g} s"
+        time.sleep(0.1)
+
+
+def activate_pullers(aws, names):
+    """Activate the services' puller roles directly (not through the collection); returns their ARNs."""
+    lightsail = aws.client("lightsail")
+    deadline = time.monotonic() + 60
+    while any(s["state"] != "READY" for s in lightsail.get_container_services()["containerServices"] if s["containerServiceName"] in names):
+        assert time.monotonic() < deadline, "services not READY"
+        time.sleep(0.1)
+    for name in names:
+        lightsail.update_container_service(serviceName=name, privateRegistryAccess={"ecrImagePullerRole": {"isActive": True}})
+    while True:
+        arns = {name: arn for name, arn in puller_arns(aws).items() if name in names}
+        if all(arns.values()) and all(s["state"] == "READY" for s in lightsail.get_container_services()["containerServices"]):
+            return arns
+        assert time.monotonic() < deadline, f"puller roles not active: {arns}"
+        time.sleep(0.1)
 
 
 def test_grant_check_rerun_revoke(ansible, account):
@@ -357,3 +412,108 @@ def test_ec2_and_external_ecs_workloads(ansible, aws):
     other_ecr_policy = other_ecr.get_repository_policy
     with pytest.raises(other_ecr.exceptions.RepositoryPolicyNotFoundException):
         other_ecr_policy(repositoryName="base")
+
+
+def test_dry_run_predicts_the_policies_the_real_run_writes(ansible, account):
+    """With the puller roles already active (their ARNs known to a dry run), the policies a dry
+    run predicts (its diff and the returned policies) are, by meaning, the ones the real run then
+    stores."""
+    aws = account
+    arns = activate_pullers(aws, ["svc0", "svc1", "svc2"])
+    inventory = fleet_inventory()
+    before = {repository: policy(aws, repository) for repository in ("web", "worker", "shared/base")}
+
+    mark = aws.mark()
+    dry = ansible.play(playbook(GRANT), inventory=inventory, check=True, diff=True)
+    assert dry.rc == 0, dry.stdout
+    assert aws.requests(since=mark, mutating=True) == []
+    assert "only exists after a real run activates it" not in dry.stdout, "the dry run did not know the puller ARNs"
+    results = dry.task(POLICY_TASK)["results"]
+    diffs = {entry["after_header"]: entry for result in results for entry in result["diff"]}
+    returned = {entry["repository"]: entry["policy"] for result in results for entry in result["policies"]}
+    assert sorted(diffs) == sorted(returned) == ["shared/base", "web", "worker"], (sorted(diffs), sorted(returned))
+    for repository, entry in diffs.items():
+        assert meaning(json.loads(entry["before"]) if entry["before"] else None) == meaning(before[repository]), repository
+
+    real = ansible.play(playbook(GRANT), inventory=inventory)
+    assert real.rc == 0, real.stdout
+    assert not aws.requests(since=mark, operation="UpdateContainerService"), "the puller roles were active already"
+    for repository in diffs:
+        stored = policy(aws, repository)
+        assert meaning(json.loads(diffs[repository]["after"])) == meaning(stored), (repository, diffs[repository]["after"], stored)
+        assert meaning(returned[repository]) == meaning(stored), (repository, returned[repository], stored)
+    # And what is stored is the grant: the foreign statement plus the three puller roles.
+    web = policy(aws, "web")
+    assert web["Statement"][0] == FOREIGN
+    assert sorted(p for s in web["Statement"][1:] for p in s["Principal"]["AWS"]) == sorted(arns.values())
+
+
+def test_credentials_from_role_variables(ansible, aws):
+    """The role's own credential variables reach every module: with no key in the environment,
+    and IAM enforcement on (so the secret key must sign correctly too), the grant works and the
+    rig's log shows every request signed with the variables' key. ecr_pull_access_aws_endpoint_url
+    is checked with an ECS revoke (IAM and ECR) whose environment points at a dead endpoint; one
+    URL cannot serve both moto and the Lightsail emulator, which listen on different ports."""
+    other = "222222222222"
+    aws.client("ecr").create_repository(repositoryName="web")
+    aws.account_client("ecr", other).create_repository(repositoryName="base")
+    aws.client("lightsail").create_container_service(serviceName="svc0", power="nano", scale=1)
+    aws.client("iam").create_role(RoleName="api-execution", AssumeRolePolicyDocument=json.dumps(ECS_TRUST))
+    aws.lightsail_config(puller_delay=0.3)
+    creds = aws.create_limited_credentials({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                                           name="role-variables")
+    key = creds["AWS_ACCESS_KEY_ID"]
+    variables = {"ecr_pull_access_aws_access_key": key, "ecr_pull_access_aws_secret_key": creds["AWS_SECRET_ACCESS_KEY"],
+                 "ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}
+    api_task = {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "api-execution", "ecr_pull_access_ecs_permissions": "inline",
+                "ecr_pull_access_repositories": ["web", {"name": "base", "registry_id": other}]}
+    inventory = {"all": {"vars": variables, "hosts": {
+        "svc0": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web"]}, "api-task": api_task}}}
+
+    aws.enforce_iam(True)
+    try:
+        mark = aws.mark()
+        run = ansible.play(playbook(GRANT), inventory=inventory, env=NO_ENV_CREDENTIALS)
+        log = aws.requests(since=mark)
+        assert run.rc == 0, run.stdout
+        signers = collections.Counter(entry["access_key"] for entry in log)
+        assert signers == {key: len(log)}, f"requests by signing key: {dict(signers)}"
+        assert {entry["service"] for entry in log} == {"lightsail", "ecr", "iam"}, log
+        assert [s["Principal"]["AWS"] for s in policy(aws, "web")["Statement"]] == [[puller_arns(aws)["svc0"]]]
+        assert aws.client("iam").list_role_policies(RoleName="api-execution")["PolicyNames"] == ["ecr-pull"]
+
+        ecs_only = {"all": {"vars": dict(variables, ecr_pull_access_aws_endpoint_url=aws.moto_url), "hosts": {"api-task": api_task}}}
+        mark = aws.mark()
+        revoke = ansible.play(playbook(REVOKE), inventory=ecs_only, env=dict(NO_ENV_CREDENTIALS, AWS_ENDPOINT_URL="http://127.0.0.1:9"))
+        log = aws.requests(since=mark)
+        assert revoke.rc == 0, revoke.stdout
+        assert collections.Counter(entry["access_key"] for entry in log) == {key: len(log)}, log
+        assert {(entry["service"], entry["operation"]) for entry in log if entry["mutating"]} == {
+            ("iam", "DeleteRolePolicy"), ("ecr", "DeleteRepositoryPolicy")}, log
+    finally:
+        aws.enforce_iam(False)
+    assert aws.client("iam").list_role_policies(RoleName="api-execution")["PolicyNames"] == []
+
+
+def test_grant_waits_for_a_service_still_pending(ansible, aws):
+    """A container service still being created (PENDING, held by the rig until the run has polled
+    it) is waited for: no update is sent while it is PENDING, and the grant completes once it is
+    READY."""
+    aws.client("ecr").create_repository(repositoryName="web")
+    aws.client("lightsail").create_container_service(serviceName="svc0", power="nano", scale=1)
+    aws.lightsail_set_state("svc0", "PENDING")  # held until released below
+    aws.lightsail_config(puller_delay=0.3)
+    inventory = {"all": {"vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2}, "hosts": {
+        "svc0": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_repositories": ["web"]}}}}
+    mark = aws.mark()
+    started = ansible.start(playbook(GRANT), inventory=inventory)
+    # Its check-mode read, the activation task's first read and one poll.
+    reads = wait_for_reads(aws, mark, started, 3)
+    assert reads >= 3 and started[0].is_alive(), f"the run did not wait for the PENDING service ({reads} reads):\n" + ansible.finish(started).stdout
+    assert aws.requests(since=mark, mutating=True) == [], "the run changed something while the service was PENDING"
+    aws.lightsail_set_state("svc0", "READY")
+    run = ansible.finish(started)
+    assert run.rc == 0, run.stdout
+    updates = [(r["status"], r["error_code"]) for r in aws.requests(since=mark, operation="UpdateContainerService")]
+    assert updates == [(200, None)], updates
+    assert [s["Principal"]["AWS"] for s in policy(aws, "web")["Statement"]] == [[puller_arns(aws)["svc0"]]]

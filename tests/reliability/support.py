@@ -5,6 +5,7 @@ import collections
 import copy
 import json
 import os
+import signal
 import time
 
 import ansible_runner
@@ -212,6 +213,87 @@ def assert_rerun_writes_nothing(ansible, inventory, aws, what):
     assert again.rc == 0, again.stdout
     assert aws.requests(since=mark, mutating=True) == [], f"{what} wrote"
     return again
+
+
+def run_processes(private_dir):
+    """Pids of a run's ansible-playbook and its forked task workers (their command line names the
+    run's inventory, which lives in the run's private data directory)."""
+    marker = os.path.join(private_dir, "inventory", "hosts.json").encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if marker in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def cancel(ansible, job, kill):
+    """Cancel a run started with ``cancel_callback=kill.is_set`` and make sure none of it goes on.
+
+    ansible-runner cancels as AWX does: SIGKILL to ansible-playbook's process group. ansible-core
+    2.21 (WORKER_SESSION_ISOLATION) runs each task's worker in a session of its own, so that
+    worker and its module outlive the cancel and would go on calling AWS (polling, writing,
+    reading back). They are killed too (each worker's process group: the worker and its module),
+    as when the job's container goes away. Returns (the run, how many processes outlived the
+    cancel)."""
+    kill.set()
+    run = ansible.finish(job)
+    own_group = os.getpgid(0)
+    survivors = run_processes(job[2])
+    for pid in survivors:
+        try:
+            group = os.getpgid(pid)
+            if group != own_group:
+                os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in survivors):
+        assert time.monotonic() < deadline, f"processes of the cancelled run still alive: {survivors}"
+        time.sleep(0.05)
+    return run, len(survivors)
+
+
+def _alive(pid):
+    """Whether a process still runs (a zombie does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def wait_until_log_is_quiet(aws, quiet=1.0, timeout=60.0):
+    """Wait until the rig's request log has stopped growing (no new entry for ``quiet`` seconds),
+    e.g. so that the calls a killed run had on the wire have landed; returns the last seq. Fails
+    if it is still growing after ``timeout`` seconds (something is still calling AWS)."""
+    deadline = time.monotonic() + timeout
+    last, changed_at = aws.mark(), time.monotonic()
+    while True:
+        time.sleep(0.1)
+        seq = aws.mark()
+        if seq != last:
+            last, changed_at = seq, time.monotonic()
+        elif time.monotonic() - changed_at >= quiet:
+            return last
+        assert time.monotonic() < deadline, f"the request log was still growing after {timeout:g} s (a killed run still calling AWS?)"
+
+
+def wait_for_requests(aws, since, job, operation, count, timeout=300.0):
+    """Wait until the rig has logged ``count`` requests of ``operation`` since ``since`` or the job
+    (``start``'s return) has ended; returns how many there are."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = len(aws.requests(since=since, operation=operation))
+        if found >= count or not job[0].is_alive():
+            return found
+        assert time.monotonic() < deadline, f"only {found} {operation} requests after {timeout:g} s"
+        time.sleep(0.1)
 
 
 def failure_text(run):

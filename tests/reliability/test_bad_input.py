@@ -69,9 +69,11 @@ def seed_task_definition_without_execution_role(aws):
 
 def seed_invalid_json_policy(aws):
     """ECR (and moto) refuse to store invalid JSON, so the rig answers GetRepositoryPolicy for
-    web with it, as a policy stored before validation (or by a broken tool) would read."""
-    aws.set_faults([{"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "respond", "name": "invalid-json-policy",
-                     "body": {"registryId": ACCOUNT, "repositoryName": "web", "policyText": '{"Version": "2012-10-17", "Statement": ['}}])
+    web with it, as a policy stored before validation (or by a broken tool) would read. Returned
+    as fault rules for the run only: the rule would answer the test's own reads of the account
+    as well, and "nothing changed" could then never fail."""
+    return [{"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "respond", "name": "invalid-json-policy",
+             "body": {"registryId": ACCOUNT, "repositoryName": "web", "policyText": '{"Version": "2012-10-17", "Statement": ['}}]
 
 
 def seed_duplicate_sids(aws):
@@ -96,7 +98,8 @@ def seed_policy_near_size_limit(aws):
 class Row:
     """One row: what is wrong (``text``), the error a user must see (``error``), and either the
     host vars of ``bad`` (``host``) or the arguments of an ecr_repo_policy_statement task
-    (``module``); ``seed`` puts the AWS side into the broken state first."""
+    (``module``); ``seed`` puts the AWS side into the broken state first, and may return fault
+    rules that the rig applies during the run only (never to the test's reads of the account)."""
 
     def __init__(self, text, error, host=None, module=None, seed=None):
         self.text = text
@@ -307,21 +310,27 @@ def run_alone(request, row_id):
     aws = seed_account(request.getfixturevalue("aws"))
     ansible = request.getfixturevalue("ansible")
     row = ROWS[row_id]
-    if row.seed:
-        row.seed(aws)
+    faults = (row.seed(aws) if row.seed else None) or []
     before = state(aws)
     mark = aws.mark()
-    if row.module is not None:
-        result = ansible.module("pullaccess.aws.ecr_repo_policy_statement", row.module)
-        assert result.failed, f"{row_id}: the task did not fail: {result}"
-        text = result.msg
-    else:
-        run = play(ansible, playbook("grant"), fleet({"bad": row.host}))
-        text = failure_text(run)
-        if run.rc == 0:
-            if row_id in KNOWN_GAPS:
-                pytest.xfail(f"known gap: {KNOWN_GAPS[row_id]}")
-            pytest.fail(f"{row_id}: the run did not fail:\n{run.stdout}")
+    aws.set_faults(faults)
+    try:
+        if row.module is not None:
+            result = ansible.module("pullaccess.aws.ecr_repo_policy_statement", row.module)
+            assert result.failed, f"{row_id}: the task did not fail: {result}"
+            text = result.msg
+        else:
+            run = play(ansible, playbook("grant"), fleet({"bad": row.host}))
+            text = failure_text(run)
+    finally:
+        aws.clear_faults()
+    if row.module is None and run.rc == 0:
+        if row_id in KNOWN_GAPS:
+            pytest.xfail(f"known gap: {KNOWN_GAPS[row_id]}")
+        pytest.fail(f"{row_id}: the run did not fail:\n{run.stdout}")
+    if faults:
+        names = {rule.get("name", rule["kind"]) for rule in faults}
+        assert any(r["fault"] in names for r in aws.requests(since=mark)), f"{row_id}: the run never met the seeded state"
     writes = [(r["service"], r["operation"]) for r in aws.requests(since=mark, mutating=True)]
     return text, writes, state(aws) != before
 

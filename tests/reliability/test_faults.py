@@ -9,6 +9,7 @@ import pytest
 
 from reliability.support import (
     assert_foreign_untouched,
+    cancel,
     assert_rerun_writes_nothing,
     count_faults,
     count_operations,
@@ -25,6 +26,8 @@ from reliability.support import (
     playbook,
     pullers,
     start,
+    wait_for_requests,
+    wait_until_log_is_quiet,
 )
 
 REPOSITORIES = ("web", "shared/base")
@@ -70,7 +73,10 @@ def test_grant_converges_under_injected_faults(ansible, aws, scale):
         print(f"\nfaults (seed {seed}, {scale.fault_rate:.0%} configured, {len(services)} Lightsail services + 1 ECS workload): "
               f"grant: {failed} of {len(log)} requests failed ({failed / max(len(log), 1):.0%}): {fmt_counts(faults)}; "
               f"rc={run.rc} in {elapsed:.1f}s")
-        assert failed >= 0.2 * len(log), "fewer faults fired than intended"
+        # README promises >= 30 %. The rules are seeded and every request draws in turn, so the
+        # share that fires depends only on how many requests a run makes: for the seeds used it
+        # stays above 30 % at every size the suite reaches (see docs/reliability.md).
+        assert failed >= 0.3 * len(log), f"fewer faults fired than promised (>= 30 %): {failed} of {len(log)}"
         assert run.rc == 0, failure_text(run)
         assert_granted(aws, services)
         assert_foreign_untouched(aws, snapshot)
@@ -102,15 +108,16 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize("kill_point", list(KILL_POINTS))
-def test_killed_run_is_completed_by_the_next(ansible, aws, scale, kill_point):
-    if kill_point != "after-activation" and not scale.stress:
-        pytest.skip("the short suite kills only after activation; --stress / PULLACCESS_STRESS=1 kills at every point")
+def test_killed_run_is_completed_by_the_next(ansible, aws, kill_point):
     services = ["svc0", "svc1"]
     inventory = fleet(aws, services)
     snapshot = foreign_snapshot(aws)
     service, operation = KILL_POINTS[kill_point]
-    # Slow activations leave time to kill between activation and the policy writes.
-    aws.lightsail_config(puller_delay=5.0)
+    after_activation = kill_point == "after-activation"
+    if after_activation:
+        # The killed run's activations do not finish by themselves: it cannot get past them to the
+        # policy writes, and the next run finds them still running, however slow the machine.
+        aws.lightsail_config(puller_delay=3600)
 
     kill = threading.Event()
     mark = aws.mark()
@@ -120,21 +127,43 @@ def test_killed_run_is_completed_by_the_next(ansible, aws, scale, kill_point):
         assert job[0].is_alive(), "the run ended before reaching the kill point:\n" + ansible.finish(job).stdout
         assert time.monotonic() < deadline, "the run never reached the kill point"
         time.sleep(0.05)
-    kill.set()
-    killed = ansible.finish(job)
+    killed, survivors = cancel(ansible, job, kill)
     assert killed.status == "canceled", (killed.status, killed.rc)
-    time.sleep(0.5)  # let calls that were on the wire land in the log
+    wait_until_log_is_quiet(aws)  # the calls that were on the wire have landed
     done = count_operations(aws.requests(since=mark, mutating=True))
-    print(f"\nkilled {kill_point}: writes before the kill: {fmt_counts(done)}")
-    if kill_point == "after-activation":
+    print(f"\nkilled {kill_point} ({survivors} processes outlived ansible-runner's cancel and were killed too): "
+          f"writes before the kill: {fmt_counts(done)}")
+    held = []
+    if after_activation:
         # Otherwise this would not test a run killed between activation and the policy writes.
         assert not any(service == "ecr" for service, dummy in done), f"the kill came after the policy writes: {fmt_counts(done)}"
+        states = {s["containerServiceName"]: s["state"] for s in aws.client("lightsail").get_container_services()["containerServices"]}
+        held = [name for name in services if states[name] == "UPDATING"]
+        assert held, f"no activation of the killed run is running: {states}"
+        for name in held:
+            aws.lightsail_set_state(name, "UPDATING")  # the activation runs until released below
 
     aws.lightsail_config(puller_delay=0.3)
     mark = aws.mark()
-    resumed = play(ansible, playbook("grant"), inventory)
+    job = start(ansible, playbook("grant"), inventory)
+    if held:
+        # Release the activations only once the next run has read them running and polled them
+        # (its check-mode read, the activation task's first read, one poll).
+        reads = wait_for_requests(aws, mark, job, "GetContainerServices", 3)
+        assert reads >= 3 and job[0].is_alive(), ("the next run did not wait for the running activations "
+                                                  f"({reads} reads):\n" + ansible.finish(job).stdout)
+        assert aws.requests(since=mark, service="ecr", mutating=True) == [], "a policy was written before the ARNs were known"
+        for name in held:
+            aws.lightsail_set_state(name, "READY")  # the activation finishes: its ARN appears
+    resumed = ansible.finish(job)
     assert resumed.rc == 0, resumed.stdout
-    print(f"the next run wrote: {fmt_counts(count_operations(aws.requests(since=mark, mutating=True)))}")
+    log = aws.requests(since=mark)
+    print(f"the next run wrote: {fmt_counts(count_operations(r for r in log if r['mutating']))}"
+          + (f"; it waited for the running activations of {', '.join(held)}" if held else ""))
+    if held:
+        # Activations still running are waited for, never requested again.
+        updates = [(r["status"], r["error_code"]) for r in log if r["operation"] == "UpdateContainerService"]
+        assert updates == [(200, None)] * (len(services) - len(held)), updates
     assert_granted(aws, services)
     assert_foreign_untouched(aws, snapshot)
 

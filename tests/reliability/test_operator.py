@@ -2,10 +2,13 @@
 uses, grant and revoke work with nothing more (under the rig's IAM enforcement, when it has
 one), and no credential value shows up in output, -vvv logs or returned values."""
 
+import collections
 import json
 import os
 
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from reliability.support import (
     ACCOUNT,
@@ -35,6 +38,10 @@ CANARIES = {
 }
 CANARY_ACCESS_KEYS = ("AKIAENVCANARY0000001", "AKIAVARCANARY0000002")
 DENIED = ("AccessDenied", "AccessDeniedException")
+# The rig's environment carries its exempt `testing` key; blanked, a run has only what it is given.
+NO_ENV_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
+ECS_TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 REPOSITORIES = ("web", "shared/base", "spare")
 
 
@@ -155,9 +162,10 @@ def test_operator_policy_is_exactly_enough(ansible, aws):
     """Grant and revoke a fleet of every workload kind as an IAM user with only the documented
     policy, under the rig's IAM enforcement: nothing is refused, and the calls made are exactly
     the documented actions. The grant takes the user's key from the environment, the revoke from
-    the role's credential variables; both at -vvv, and the secret key is shown nowhere."""
-    if not (hasattr(aws, "enforce_iam") and hasattr(aws, "create_limited_credentials")):
-        pytest.skip("the rig has no IAM enforcement mode (Rig.enforce_iam / Rig.create_limited_credentials)")
+    the role's credential variables (with no key in the environment); the rig's log shows every
+    request of both signed with the user's key. Both at -vvv, and the secret key is shown nowhere.
+    The policy's iam:PolicyARN condition holds: AdministratorAccess can be neither attached nor
+    detached with it."""
     inventory = whole_fleet(aws)
     credentials = aws.create_limited_credentials(as_the_rig_checks_it(operator_policy()), name="operator")
     crippled = as_the_rig_checks_it(operator_policy())
@@ -169,20 +177,30 @@ def test_operator_policy_is_exactly_enough(ansible, aws):
     try:
         for name, book, run_inventory, env, check in (
                 ("grant", "grant", inventory, credentials, assert_granted),
-                ("revoke", "revoke", with_vars(inventory, credential_vars(credentials)), None, assert_revoked)):
+                # The rig's own (exempt, unlimited) key must not be there to fall back on.
+                ("revoke", "revoke", with_vars(inventory, credential_vars(credentials)), NO_ENV_CREDENTIALS, assert_revoked)):
             mark = aws.mark()
             run, texts = shown(ansible, start(ansible, playbook(book), run_inventory, env=env, verbosity=3))
             log = aws.requests(since=mark)
             denied = [entry for entry in log if entry.get("error_code") in DENIED]
             assert run.rc == 0 and not denied, f"{name}: {denied}\n{run.stdout}"
+            assert_signed_with(log, credentials, name)
             used.update(f"{entry['service']}:{entry['operation']}" for entry in log)
             check(aws)
             assert_not_shown(secret, texts, name)
 
         # The enforcement is real: without ecr:SetRepositoryPolicy the grant is refused.
+        mark = aws.mark()
         refused = play(ansible, playbook("grant"), {"all": {"vars": inventory["all"]["vars"], "hosts": {"svc0": inventory["all"]["hosts"]["svc0"]}}},
                        env=weak)
         assert refused.rc != 0 and "SetRepositoryPolicy" in refused.stdout, refused.stdout
+        log = aws.requests(since=mark)
+        assert_signed_with(log, weak, "refused grant")
+        assert {entry["error_code"] for entry in log if entry["operation"] == "SetRepositoryPolicy"} == {"AccessDeniedException"}, log
+
+        # The iam:PolicyARN condition is real: the operator may attach and detach only the two AWS
+        # managed pull policies, not AdministratorAccess (or any other).
+        assert_only_pull_policies_attachable(aws, credentials)
     finally:
         aws.enforce_iam(False)
 
@@ -191,6 +209,29 @@ def test_operator_policy_is_exactly_enough(ansible, aws):
           f"enforcement: nothing refused; {len(used)} actions used: {', '.join(sorted(used))}")
     assert used - documented == set(), f"calls the documented policy does not allow: {sorted(used - documented)}"
     assert documented - used - IMPLIED_ACTIONS == set(), f"documented but never used: {sorted(documented - used - IMPLIED_ACTIONS)}"
+
+
+def assert_signed_with(log, credentials, run_name):
+    """Every request of a run was signed with the given access key (the rig logs the key id)."""
+    keys = collections.Counter(entry["access_key"] for entry in log)
+    assert log and keys == {credentials["AWS_ACCESS_KEY_ID"]: len(log)}, f"{run_name}: requests by signing key: {dict(keys)}"
+
+
+def assert_only_pull_policies_attachable(aws, credentials):
+    iam = aws.client("iam", credentials=credentials, config=Config(retries={"total_max_attempts": 1}))
+    for other in (ADMIN_POLICY, "arn:aws:iam::aws:policy/IAMFullAccess"):
+        with pytest.raises(ClientError) as refused:
+            iam.attach_role_policy(RoleName="api-execution", PolicyArn=other)
+        assert refused.value.response["Error"]["Code"] == "AccessDenied", refused.value.response
+    assert aws.client("iam").list_attached_role_policies(RoleName="api-execution")["AttachedPolicies"] == []
+    aws.client("iam").attach_role_policy(RoleName="api-execution", PolicyArn=ADMIN_POLICY)
+    with pytest.raises(ClientError) as refused:
+        iam.detach_role_policy(RoleName="api-execution", PolicyArn=ADMIN_POLICY)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied", refused.value.response
+    iam.attach_role_policy(RoleName="api-execution", PolicyArn=ECS_TASK_EXECUTION_POLICY)
+    iam.detach_role_policy(RoleName="api-execution", PolicyArn=ECS_TASK_EXECUTION_POLICY)
+    attached = aws.client("iam").list_attached_role_policies(RoleName="api-execution")["AttachedPolicies"]
+    assert [policy["PolicyArn"] for policy in attached] == [ADMIN_POLICY], attached
 
 
 def test_no_credential_value_shown(ansible, aws):

@@ -13,7 +13,9 @@ moto's IAM and STS backends directly):
 * :class:`IamEnforcementMiddleware` (both ports, off until switched on): checks every
   AWS request against the identity policies of the IAM user or assumed role whose
   access key signed it (moto's IAM backend, moto's signature check) and answers
-  AccessDenied in the request's protocol when they do not allow it. Requests signed
+  AccessDenied in the request's protocol when they do not allow it. ``Condition``
+  blocks are evaluated for the condition keys the rig knows (``KNOWN_CONDITION_KEYS``);
+  an operator or key it does not know fails closed. Requests signed
   with an exempt key (the rig's default ``testing`` key) or by a session of the rig's
   cross-account role are not checked, so tests can set up and inspect with them.
 
@@ -182,8 +184,10 @@ class IamEnforcementMiddleware:
         if action == "sts:GetCallerIdentity":
             return  # AWS allows it whatever the policies say
         documents = _policy_documents(identity)
-        for resource in request_resources(info, _parameters(environ, info), request.account_id, request.backend):
-            verdict = evaluate(documents, action, resource)
+        params = _parameters(environ, info)
+        context = request_context(info, params, identity, request.account_id)
+        for resource in request_resources(info, params, request.account_id, request.backend):
+            verdict = evaluate(documents, action, resource, context)
             if verdict == "allow" and request._is_assuming_role_operation(resource) and not request._check_role_trust_relationship(resource):
                 verdict = "trust"
             if verdict != "allow":
@@ -293,24 +297,29 @@ def _iam_resource(params, caller, backend):
     return "*"
 
 
-def evaluate(documents, action, resource):
+def evaluate(documents, action, resource, context=None):
     """Evaluate identity policy documents: "deny" (explicit), "allow", or "implicit" (no statement allows).
 
-    Supports Effect, Action/NotAction (case-insensitive, ``*`` and ``?`` wildcards) and
-    Resource/NotResource (``*`` and ``?``). Conditions are not evaluated: a statement with
-    one applies as if it held, Allow or Deny (as moto's own evaluator does when it has no
-    value for the key). Policy variables, permission boundaries, session policies and SCPs
-    are not supported.
+    Supports Effect, Action/NotAction (case-insensitive, ``*`` and ``?`` wildcards),
+    Resource/NotResource (``*`` and ``?``) and Condition (see :func:`conditions_hold`) with
+    the request's condition keys in ``context`` (``{key: value or list of values}``, keys as
+    :func:`request_context` gives them). A condition the rig cannot evaluate (an operator or
+    key it does not know) fails closed: an Allow statement with it does not apply, a Deny
+    statement does. Policy variables, permission boundaries, session policies and SCPs are
+    not supported.
     """
+    context = {key.lower(): value for key, value in (context or {}).items()}
     allowed = False
     for document in documents:
         statements = document.get("Statement", []) if isinstance(document, dict) else []
         for statement in statements if isinstance(statements, list) else [statements]:
             if not isinstance(statement, dict) or not _statement_matches(statement, action, resource):
                 continue
-            if statement.get("Effect") == "Deny":
+            effect = statement.get("Effect")
+            holds = conditions_hold(statement["Condition"], context) if "Condition" in statement else True
+            if effect == "Deny" and holds is not False:
                 return "deny"
-            allowed = allowed or statement.get("Effect") == "Allow"
+            allowed = allowed or (effect == "Allow" and holds is True)
     return "allow" if allowed else "implicit"
 
 
@@ -330,6 +339,132 @@ def _statement_matches(statement, action, resource):
     return False
 
 
+# ----- conditions ----------------------------------------------------------------------------
+
+# Condition keys the rig gives values for (lower case; AWS compares key names case-insensitively).
+# A request without one of them (iam:PolicyARN on GetRole, aws:username for a role session)
+# simply lacks it, as on AWS. Any other key is unknown to the rig: conditions on it fail closed.
+KNOWN_CONDITION_KEYS = ("aws:requestedregion", "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:username",
+                        "iam:policyarn")
+# Operations that give iam:PolicyARN (the PolicyArn parameter), as AWS documents the key.
+_POLICY_ARN_OPERATIONS = ("AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy", "AttachGroupPolicy",
+                          "DetachGroupPolicy")
+
+
+def request_context(info, params, identity, account_id):
+    """The condition keys of a request the rig knows (see ``KNOWN_CONDITION_KEYS``) that it has."""
+    context = {"aws:PrincipalAccount": account_id}
+    if info.get("region"):
+        context["aws:RequestedRegion"] = info["region"]
+    user = getattr(identity, "_owner_user_name", None)
+    role = getattr(identity, "_owner_role_name", None)
+    if user:
+        context.update({"aws:PrincipalArn": identity.arn, "aws:PrincipalType": "User", "aws:username": user})
+    elif role:
+        context["aws:PrincipalType"] = "AssumedRole"
+        try:
+            context["aws:PrincipalArn"] = identity.backend.get_role(role).arn  # the role's ARN, path included
+        except Exception:  # pylint: disable=broad-except  # moto lets a session outlive (or precede) its role
+            pass
+    if info.get("service") == "iam" and info.get("operation") in _POLICY_ARN_OPERATIONS and isinstance(params.get("PolicyArn"), str):
+        context["iam:PolicyARN"] = params["PolicyArn"]
+    return context
+
+
+def _glob(pattern, value, ignore_case=False):
+    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(regex, value, (re.IGNORECASE | re.DOTALL) if ignore_case else re.DOTALL) is not None
+
+
+def _arn_like(pattern, value):
+    """ArnLike/ArnEquals: each of the six colon-separated parts matched on its own (``*``, ``?``)."""
+    wanted, given = pattern.split(":", 5), value.split(":", 5)
+    return len(wanted) == 6 and len(given) == 6 and all(_glob(w, g) for w, g in zip(wanted, given))
+
+
+# Operator -> (match of one request value against one policy value, negated).
+_OPERATORS = {
+    "StringEquals": (lambda value, wanted: value == wanted, False),
+    "StringNotEquals": (lambda value, wanted: value == wanted, True),
+    "StringEqualsIgnoreCase": (lambda value, wanted: value.lower() == wanted.lower(), False),
+    "StringNotEqualsIgnoreCase": (lambda value, wanted: value.lower() == wanted.lower(), True),
+    "StringLike": (lambda value, wanted: _glob(wanted, value), False),
+    "StringNotLike": (lambda value, wanted: _glob(wanted, value), True),
+    "ArnEquals": (lambda value, wanted: _arn_like(wanted, value), False),
+    "ArnLike": (lambda value, wanted: _arn_like(wanted, value), False),
+    "ArnNotEquals": (lambda value, wanted: _arn_like(wanted, value), True),
+    "ArnNotLike": (lambda value, wanted: _arn_like(wanted, value), True),
+    "Bool": (lambda value, wanted: value.lower() == wanted.lower(), False),
+}
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else None if isinstance(value, (dict, list)) or value is None else str(value)
+
+
+def conditions_hold(condition, context):
+    """Whether a statement's Condition block holds for a request: True, False, or None when the rig
+    cannot tell (an operator or key it does not know, a malformed block). Every operator and every
+    key in it must hold (AND: one that fails makes it False even beside one the rig cannot tell);
+    a key's policy values are alternatives (OR).
+
+    Operators: StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase,
+    StringLike, StringNotLike, ArnEquals, ArnLike, ArnNotEquals, ArnNotLike, Bool (each also with
+    ``IfExists``, and with the ``ForAnyValue:`` and ``ForAllValues:`` set prefixes) and Null. As
+    on AWS: a key the request lacks fails a positive operator and passes a negated one; IfExists
+    passes; ForAllValues passes, ForAnyValue fails; Null tests presence.
+    """
+    if not isinstance(condition, dict):
+        return None
+    context = {key.lower(): value for key, value in context.items()}
+    verdicts = []
+    for operator, block in condition.items():
+        if not isinstance(operator, str) or not isinstance(block, dict) or not block:
+            verdicts.append(None)
+            continue
+        verdicts += [_condition_holds(operator, key, wanted, context) for key, wanted in block.items()]
+    # AND with "cannot tell": one that fails decides; else one the rig cannot tell leaves it open.
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
+
+
+def _condition_holds(operator, key, wanted, context):
+    if not isinstance(key, str) or key.lower() not in KNOWN_CONDITION_KEYS:
+        return None
+    wanted = [wanted] if not isinstance(wanted, list) else wanted
+    wanted = [_text(item) for item in wanted]
+    if not wanted or None in wanted:
+        return None
+    present = key.lower() in context
+    if operator == "Null":
+        if any(item.lower() not in ("true", "false") for item in wanted):
+            return None
+        return any((item.lower() == "true") != present for item in wanted)
+    quantifier, _, base = operator.rpartition(":")
+    if quantifier not in ("", "ForAnyValue", "ForAllValues"):
+        return None
+    if_exists = base.endswith("IfExists")
+    base = base[:-len("IfExists")] if if_exists else base
+    if base not in _OPERATORS:
+        return None
+    match, negated = _OPERATORS[base]
+    if not present:
+        if if_exists or quantifier == "ForAllValues":
+            return True
+        return False if quantifier == "ForAnyValue" else negated
+    values = context[key.lower()]
+    values = [_text(item) for item in (values if isinstance(values, list) else [values])]
+
+    def one(value):
+        hit = value is not None and any(match(value, item) for item in wanted)
+        return not hit if negated else hit
+
+    return all(one(value) for value in values) if quantifier == "ForAllValues" else any(one(value) for value in values)
+
+
 def _any_match(patterns, value, ignore_case=False):
     patterns = patterns if isinstance(patterns, list) else [patterns]
     for pattern in patterns:
@@ -347,5 +482,4 @@ def wildcard_match(pattern, value, ignore_case=False):
     """
     if value == "*" and pattern != "*":
         return False
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+    return _glob(pattern, value, ignore_case)

@@ -166,6 +166,12 @@ class LightsailEmulator:
         With ``duration`` the state lasts that many seconds and is followed by ``then``
         (default: the service's steady state). Without it the state stays until changed,
         which lets a test hold a service in e.g. DEPLOYING as long as it likes.
+
+        What a running transition still has to change (the puller role's ARN of an
+        activation or deactivation, a deployment) is kept, not dropped: it is applied when
+        the service next reaches a steady state (READY, RUNNING or DISABLED), set here or at
+        the end of ``duration``. So a test can hold an activation in UPDATING
+        (``set_state(name, "UPDATING")``) and later let it finish (``set_state(name, "READY")``).
         """
         states = self.model.shape_for("ContainerServiceState").enum
         if state not in states or (then is not None and then not in states):
@@ -175,13 +181,18 @@ class LightsailEmulator:
         with self._lock:
             now = self._clock()
             svc = self._get(account_id or self.account_id, region, service_name)
+            carried = dict(svc.pending)
             if duration is None:
-                svc.state, svc.until, svc.pending = state, None, {}
+                if state in STEADY_STATES:
+                    for attr, value in carried.items():
+                        setattr(svc, attr, value)
+                    carried = {}
+                svc.state, svc.until, svc.pending = state, None, carried
                 for attr, value in _steady_attributes(svc, state, now).items():
                     setattr(svc, attr, value)
             else:
-                next_state = then or svc.steady_state()
-                svc.begin(state, duration, next_state, now, **_steady_attributes(svc, next_state, now))
+                next_state = then or _steady_after(svc, carried)
+                svc.begin(state, duration, next_state, now, **dict(carried, **_steady_attributes(svc, next_state, now, carried)))
             return self._describe(svc)
 
     def services(self):
@@ -378,12 +389,20 @@ class LightsailEmulator:
         return 404, {"error": f"no control endpoint {method} {CONTROL_PREFIX}{subpath}"}
 
 
-def _steady_attributes(svc, state, now):
-    """Attribute changes that make a forced ``state`` consistent (DISABLED is disabled, RUNNING has a deployment)."""
+def _steady_after(svc, pending):
+    """The steady state the service rests in once ``pending`` changes are made."""
+    if pending.get("is_disabled", svc.is_disabled):
+        return "DISABLED"
+    return "RUNNING" if pending.get("deployment", svc.deployment) else "READY"
+
+
+def _steady_attributes(svc, state, now, pending=None):
+    """Attribute changes that make a forced ``state`` consistent (DISABLED is disabled, RUNNING has a
+    deployment), for the service as it is once ``pending`` changes are made."""
     changes = {}
     if state in STEADY_STATES:
         changes["is_disabled"] = state == "DISABLED"
-    if state == "RUNNING" and not svc.deployment:
+    if state == "RUNNING" and not (pending or {}).get("deployment", svc.deployment):
         changes["deployment"] = _deployment_from_request({}, now)
     return changes
 

@@ -6,9 +6,10 @@ entry, in the order the responses were produced::
     {"seq": 7, "time": 1760000000.123, "service": "ecr", "region": "us-east-1",
      "operation": "SetRepositoryPolicy", "method": "POST", "path": "/",
      "status": 400, "error_code": "InvalidParameterException",
-     "mutating": true, "fault": "error"}
+     "mutating": true, "fault": "error", "access_key": "AKIA..."}
 
-ECR requests whose JSON body has a ``registryId`` also carry ``"registry_id": "222222222222"``.
+``access_key`` is the access key id that signed the request (SigV4 ``Credential=``), null
+when unsigned. ECR requests whose JSON body has a ``registryId`` also carry ``"registry_id": "222222222222"``.
 
 ``seq`` starts at 1 and only ever grows, also across :meth:`RequestLog.clear`, so a
 mark taken before a reset never matches entries written after it by accident.
@@ -223,5 +224,5 @@ class RequestLogMiddleware:
         self.log.append(
             service=info["service"], region=info["region"], operation=info["operation"],
             method=info["method"], path=info["path"], status=status, error_code=error_code,
-            mutating=is_mutating(info["operation"]), fault=environ.get(ENVIRON_FAULT), **extra,
+            mutating=is_mutating(info["operation"]), fault=environ.get(ENVIRON_FAULT), access_key=info.get("access_key"), **extra,
         )
