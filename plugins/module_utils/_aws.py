@@ -30,7 +30,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 WORKERS = 16
 #: botocore standard mode: at most 10 attempts, sleeping up to min(20, 2 ** (attempt - 1)) s between.
 MAX_ATTEMPTS = 10
-CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": MAX_ATTEMPTS}, "max_pool_connections": WORKERS}
+CLIENT_CONFIG = {"retries": {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, "max_pool_connections": WORKERS}
 #: For repository policy writes: one attempt, the caller retries on a fresh read.
 WRITE_CLIENT_CONFIG = {"retries": {"mode": "standard", "total_max_attempts": 1}, "max_pool_connections": WORKERS}
 

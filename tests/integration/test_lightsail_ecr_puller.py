@@ -5,6 +5,7 @@ need a slow activation or a busy service set that up with rig.lightsail_config a
 rig.lightsail_set_state.
 """
 
+import json
 import re
 import time
 
@@ -17,8 +18,8 @@ ACCOUNT = "123456789012"
 SERVICE = "web"
 PENDING_ARN = "(known after activation)"
 PULLER_ARN_RE = re.compile(rf"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/us-east-1/containers/{SERVICE}/private-repo-access/[0-9a-v]+")
-# botocore's own retries off, so that AWSRetry in the module is what gets past throttling.
-NO_BOTOCORE_RETRIES = {"AWS_MAX_ATTEMPTS": "1"}
+# The one retry layer for single calls: botocore's standard mode, _aws.MAX_ATTEMPTS attempts.
+MAX_ATTEMPTS = 10
 
 
 def args(**overrides):
@@ -236,12 +237,24 @@ def test_throttling_is_retried(ansible, aws, lightsail):
         {"service": "lightsail", "operation": "UpdateContainerService", "kind": "throttle", "times": 2},
     ])
     mark = aws.mark()
-    result = ansible.module(MODULE, args(), env=NO_BOTOCORE_RETRIES)
+    result = ansible.module(MODULE, args())
     assert not result.failed and result.changed, result
     assert result["principal_arn"] == emulated_puller(lightsail)["principalArn"] != ""
     assert [rule["fired"] for rule in aws.faults()] == [2, 2]
     updates = aws.requests(since=mark, operation="UpdateContainerService")
     assert [r.get("error_code") for r in updates] == ["ThrottlingException", "ThrottlingException", None], dump(updates)
+
+
+def test_throttling_gives_up_after_botocores_attempts(ansible, aws, lightsail):
+    """A call throttled every time is tried exactly MAX_ATTEMPTS times, then the module fails
+    saying so: no second retry layer multiplies the attempts (docs/reliability.md, Retries)."""
+    aws.set_faults([{"service": "lightsail", "operation": "GetContainerServices", "kind": "throttle", "times": MAX_ATTEMPTS}])
+    mark = aws.mark()
+    result = ansible.module(MODULE, args())
+    assert result.failed and "ThrottlingException" in json.dumps(result.res), result
+    reads = aws.requests(since=mark, operation="GetContainerServices")
+    assert [r.get("error_code") for r in reads] == ["ThrottlingException"] * MAX_ATTEMPTS, dump(reads)
+    assert aws.requests(since=mark, mutating=True) == []
 
 
 def test_invalid_arguments_fail_before_any_call(ansible, aws, lightsail):
