@@ -443,7 +443,7 @@ def _condition_holds(operator, key, wanted, context):
         if any(item.lower() not in ("true", "false") for item in wanted):
             return None
         return any((item.lower() == "true") != present for item in wanted)
-    quantifier, _, base = operator.rpartition(":")
+    quantifier, dummy, base = operator.rpartition(":")
     if quantifier not in ("", "ForAnyValue", "ForAllValues"):
         return None
     if_exists = base.endswith("IfExists")

@@ -808,8 +808,8 @@ def test_changes_from_plans_and_results():
 
 def test_changes_pending_stand_in():
     shop = host_plan(lightsail(name="shop"), "shop")
-    changes = changes_of([shop], pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""}))),
-                                          stand_in=True)
+    unknown = pull_access._principals(reads(puller_results({"service_name": "shop", "principal_arn": ""})))
+    changes = changes_of([shop], unknown, stand_in=True)
     (statement,) = changes[0]["statements"]
     arn = statement["principals"][0]
     assert re.match(r"^arn:aws:iam::000000000000:role/amazon/lightsail/us-east-1/containers/shop/private-repo-access/[0-9a-v]{52}$", arn)
@@ -955,8 +955,9 @@ def test_ecs_account_mode_is_shared():
 
 
 def test_account_of_the_lightsail_services_from_the_read():
-    read = [({"region": REGION}, {"pullers": [{"service_name": "shop", "principal_arn": "", "principal_arn_known": False,
-                                                "service_arn": f"arn:aws:lightsail:{REGION}:{OWN}:ContainerService/abc"}]})]
+    puller = {"service_name": "shop", "principal_arn": "", "principal_arn_known": False,
+              "service_arn": f"arn:aws:lightsail:{REGION}:{OWN}:ContainerService/abc"}
+    read = [({"region": REGION}, {"pullers": [puller]})]
     assert pull_access._principals(read) == {("account", REGION): OWN}
 
 
@@ -980,8 +981,9 @@ def test_shared_is_the_default_mode():
 def test_a_deactivation_takes_out_the_arn_it_had():
     """Before (check mode) and after a deactivation the puller has no ARN; the one it had is what a
     shared statement must lose."""
-    read = [({"region": REGION, "state": "absent"}, {"pullers": [{"service_name": "shop", "principal_arn": "", "principal_arn_known": True,
-                                                                   "principal_arn_before": LIGHTSAIL_PRINCIPAL, "changed": True}]})]
+    puller = {"service_name": "shop", "principal_arn": "", "principal_arn_known": True, "principal_arn_before": LIGHTSAIL_PRINCIPAL,
+              "changed": True}
+    read = [({"region": REGION, "state": "absent"}, {"pullers": [puller]})]
     principals = pull_access._principals(read)
     assert principals == {("lightsail", REGION, "shop"): LIGHTSAIL_PRINCIPAL}
     (change,) = pull_access._policy_changes([shop_in("shared", "absent")], principals)
