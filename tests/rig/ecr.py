@@ -25,6 +25,7 @@ Everything else (other operations, a missing repository, a request that is not J
 to moto untouched. See README.md ("ECR repository policies").
 """
 
+import io
 import json
 import re
 import threading
@@ -116,7 +117,7 @@ class EcrPolicyMiddleware:
             return self.app(environ, start_response)  # moto answers (SerializationException, RepositoryNotFound, ...)
         region = info["region"] or "us-east-1"
         try:
-            new_text = process_policy(text, region, settings, self.principal_exists)
+            new_text = process_policy(text, region, settings, PrincipalLookup(self.lightsail).exists)
         except PolicyRefused as refusal:
             status_line, headers, body = error_response(info, 400, "InvalidParameterException", str(refusal))
             start_response(status_line, headers)
@@ -131,59 +132,70 @@ class EcrPolicyMiddleware:
         """Whether moto has the repository (in the account the request acts in) without creating backends."""
         from moto.ecr.models import ecr_backends
         account = environ.get(ACCOUNT_HEADER) or caller_account(info.get("access_key"))
-        registry = params.get("registryId")
-        if registry is not None and registry != account:
+        registry, name = params.get("registryId"), params.get("repositoryName")
+        if (registry is not None and registry != account) or not isinstance(name, str):
             return False
         backend = dict.get(dict.get(ecr_backends, account) or {}, info["region"])
-        repository = backend.repositories.get(params.get("repositoryName")) if backend is not None else None
-        return repository is not None
+        return backend is not None and name in backend.repositories
 
-    def principal_exists(self, principal):
-        """Whether ECR would find this AWS principal (see the module doc)."""
+
+
+class PrincipalLookup:
+    """Whether ECR would find an AWS principal (see the module doc), for one request.
+
+    What it looks at is read once, on first need: moto's roles and users of one account and
+    partition (moto backends that do not exist are not created), the Lightsail emulator's roles.
+    """
+
+    def __init__(self, lightsail=None):
+        self.lightsail = lightsail
+        self._cache = {}
+
+    def exists(self, principal):
+        """True if the principal exists."""
         if principal == "*" or _ACCOUNT_RE.fullmatch(principal) or _ROOT_RE.fullmatch(principal):
             return True
         match = _IAM_RE.fullmatch(principal)
         if match:
             if match["kind"] == "role" and principal in self._lightsail_roles():
                 return True
-            entities = _iam_entities(match["account"], match["partition"], "roles" if match["kind"] == "role" else "users")
-            return any(entity.arn == principal for entity in entities)
+            kind = "roles" if match["kind"] == "role" else "users"
+            return principal in {entity.arn for entity in self._iam(match["account"], match["partition"], kind)}
         match = _STS_RE.fullmatch(principal)
         if match:
-            if any(arn.rsplit("/", 1)[-1] == match["role"] and arn.split(":")[4] == match["account"] for arn in self._lightsail_roles()):
-                return True
-            return any(role.name == match["role"] for role in _iam_entities(match["account"], match["partition"], "roles"))
+            names = {arn.rsplit("/", 1)[-1] for arn in self._lightsail_roles() if arn.split(":")[4] == match["account"]}
+            names |= {role.name for role in self._iam(match["account"], match["partition"], "roles")}
+            return match["role"] in names
         match = _UNIQUE_ID_RE.fullmatch(principal)
         if match:
             # A unique id (AWS shows one in place of a deleted principal) exists if a role or user has it.
-            kind = "roles" if match["prefix"] == "AROA" else "users"
-            return any(entity.id == principal for entity in _all_iam_entities(kind))
+            return principal in {entity.id for entity in self._iam(None, None, "roles" if match["prefix"] == "AROA" else "users")}
         return False
 
     def _lightsail_roles(self):
         """ARNs of the IAM roles the Lightsail emulator has made: service principals, active puller roles."""
-        if self.lightsail is None:
-            return set()
-        arns = set()
-        for service in self.lightsail.services():
-            arns.add(service["principalArn"])
-            puller = service.get("privateRegistryAccess", {}).get("ecrImagePullerRole", {})
-            if puller.get("isActive") and puller.get("principalArn"):
-                arns.add(puller["principalArn"])
-        return arns
+        if "lightsail" not in self._cache:
+            arns = set()
+            for service in self.lightsail.services() if self.lightsail is not None else []:
+                arns.add(service["principalArn"])
+                puller = service.get("privateRegistryAccess", {}).get("ecrImagePullerRole", {})
+                if puller.get("isActive") and puller.get("principalArn"):
+                    arns.add(puller["principalArn"])
+            self._cache["lightsail"] = arns
+        return self._cache["lightsail"]
 
-
-def _iam_entities(account, partition, kind):
-    """moto's roles or users of one account and partition; none if moto has no IAM there (nothing is created)."""
-    from moto.iam.models import iam_backends
-    backend = dict.get(dict.get(iam_backends, account) or {}, partition)
-    return list(getattr(backend, kind).values()) if backend is not None else []
-
-
-def _all_iam_entities(kind):
-    from moto.iam.models import iam_backends
-    return [entity for account in list(iam_backends.values()) for backend in list(account.values())
-            for entity in list(getattr(backend, kind).values())]
+    def _iam(self, account, partition, kind):
+        """moto's roles or users of one account and partition (None, None: of all that exist)."""
+        key = (account, partition, kind)
+        if key not in self._cache:
+            from moto.iam.models import iam_backends
+            if account is None:
+                backends = [backend for per_account in list(iam_backends.values()) for backend in list(per_account.values())]
+            else:
+                backend = dict.get(dict.get(iam_backends, account) or {}, partition)
+                backends = [backend] if backend is not None else []
+            self._cache[key] = [entity for backend in backends for entity in list(getattr(backend, kind).values())]
+        return self._cache[key]
 
 
 def process_policy(text, region, settings, principal_exists):
@@ -346,6 +358,5 @@ def _json_body(environ):
 
 
 def _replace_body(environ, body):
-    import io
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
