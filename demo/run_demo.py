@@ -37,6 +37,7 @@ def seed_account(rig):
     ecr = rig.client("ecr")
     for name in ("web", "worker", "shared/base"):
         ecr.create_repository(repositoryName=name)
+    rig.create_roles(FOREIGN_STATEMENT["Principal"]["AWS"])  # ECR refuses principals that do not exist
     ecr.set_repository_policy(
         repositoryName="web", policyText=json.dumps({"Version": "2008-10-17", "Statement": [FOREIGN_STATEMENT]})
     )

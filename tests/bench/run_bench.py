@@ -136,6 +136,7 @@ def seed(rig, fleet):
     ecr = rig.client("ecr")
     for name in fleet.repositories:
         ecr.create_repository(repositoryName=name)
+    rig.create_roles(FOREIGN_PRINCIPAL)  # ECR refuses principals that do not exist
     ecr.set_repository_policy(repositoryName=fleet.repositories[0],
                               policyText=json.dumps({"Version": "2008-10-17", "Statement": [FOREIGN_STATEMENT]}))
     lightsail = rig.client("lightsail")

@@ -55,6 +55,7 @@ def test_server_error_uses_each_services_exception(rig):
 def test_principal_not_found_error_does_not_set_the_policy(rig):
     ecr, = _clients(rig, "ecr")
     ecr.create_repository(repositoryName="app")
+    rig.create_roles("arn:aws:iam::123456789012:role/puller")  # it exists, but (the fault says) has not propagated yet
     rig.set_faults([ecr_principal_not_found(times=1)])
     with pytest.raises(ClientError) as excinfo:
         ecr.set_repository_policy(repositoryName="app", policyText=POLICY)

@@ -36,6 +36,7 @@ def args(**overrides):
 def ecr(aws):
     client = aws.client("ecr")
     client.create_repository(repositoryName="app")
+    aws.create_roles(ROLE_A, ROLE_B)  # ECR refuses principals that do not exist
     return client
 
 
@@ -271,8 +272,10 @@ def test_conditions_and_effect(ansible, aws, ecr):
 
 
 def test_unique_id_principal_rewritten_with_warning(ansible, aws, ecr):
+    aws.ecr_settings(check_principals=False)  # plant what ECR shows for a deleted role
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [
         {"Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": "AROAABCDEFGHIJKLMNOPQ"}, "Action": PULL}]})
+    aws.ecr_settings(check_principals=True)
     result = ansible.module(MODULE, args())
     assert result.changed, result
     assert any("unique id" in w for w in result.get("warnings", [])), result
@@ -283,6 +286,7 @@ def test_concurrent_writers_lose_nothing(ansible, aws, ecr):
     """Parallel playbook runs on one repository, each adding its own Sid: all must be there."""
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
     writers = 6
+    aws.create_roles(*(f"arn:aws:iam::{ACCOUNT}:role/w{i}" for i in range(writers)))
     started = [
         ansible.start([{"hosts": "localhost", "gather_facts": False, "tasks": [
             {"name": "grant", MODULE: args(sid=f"Writer{i}", principals=[f"arn:aws:iam::{ACCOUNT}:role/w{i}"], verify_delay=1.0)}]}])
@@ -346,7 +350,9 @@ def test_existing_policy_not_valid_json(ansible, aws, ecr):
 
 def test_duplicate_sids_in_existing_policy(ansible, aws, ecr):
     statement = {"Sid": "Dup", "Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "ecr:BatchGetImage"}
+    aws.ecr_settings(validate_policy=False)  # ECR refuses duplicate Sids: plant what a broken tool left
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [statement, statement]})
+    aws.ecr_settings(validate_policy=True)
     mark = aws.mark()
     result = ansible.module(MODULE, args())
     assert result.failed and "more than one statement with Sid 'Dup'" in result.msg, result

@@ -60,6 +60,7 @@ def account(aws):
     ecr = aws.client("ecr")
     for name in ("web", "worker", "shared/base"):
         ecr.create_repository(repositoryName=name)
+    aws.create_roles(FOREIGN["Principal"]["AWS"])  # ECR refuses principals that do not exist
     ecr.set_repository_policy(repositoryName="web", policyText=json.dumps({"Version": "2008-10-17", "Statement": [FOREIGN]}))
     lightsail = aws.client("lightsail")
     for i in range(3):
@@ -257,6 +258,7 @@ def test_concurrent_job_slices(ansible, aws):
     ecr = aws.client("ecr")
     for name in ("web", "shared/base"):
         ecr.create_repository(repositoryName=name)
+    aws.create_roles(FOREIGN["Principal"]["AWS"])  # ECR refuses principals that do not exist
     ecr.set_repository_policy(repositoryName="web", policyText=json.dumps({"Version": "2008-10-17", "Statement": [FOREIGN]}))
     services = [f"slice-svc{i}" for i in range(6)]
     lightsail = aws.client("lightsail")
@@ -290,6 +292,7 @@ def test_cross_account_repository(ansible, aws):
     other = "222222222222"
     other_ecr = aws.account_client("ecr", other)
     other_ecr.create_repository(repositoryName="base")
+    aws.create_roles(FOREIGN["Principal"]["AWS"])  # ECR refuses principals that do not exist
     other_ecr.set_repository_policy(repositoryName="base", policyText=json.dumps({"Version": "2012-10-17", "Statement": [FOREIGN]}))
     aws.client("lightsail").create_container_service(serviceName="svc0", power="nano", scale=1)
     aws.lightsail_config(puller_delay=0.3)

@@ -50,6 +50,7 @@ def fleet(aws):
     ecr = aws.client("ecr")
     for name in ("web", "base"):
         ecr.create_repository(repositoryName=name)
+    aws.create_roles(FOREIGN["Principal"]["AWS"])  # ECR refuses principals that do not exist
     ecr.set_repository_policy(repositoryName="web", policyText=json.dumps({"Version": "2012-10-17", "Statement": [FOREIGN]}))
     lightsail = aws.client("lightsail")
     for name in SERVICES:

@@ -84,6 +84,8 @@ def create_repositories(aws, names, foreign_on=("web",)):
     """Create repositories; those in ``foreign_on`` get the foreign statement, and the undeclared
     repository gets its own policy."""
     ecr = aws.client("ecr")
+    # ECR refuses principals that do not exist: the foreign and the undeclared statements' roles.
+    aws.create_roles(FOREIGN["Principal"]["AWS"], json.loads(UNDECLARED_POLICY)["Statement"][0]["Principal"]["AWS"])
     for name in names:
         ecr.create_repository(repositoryName=name)
         if name in foreign_on:

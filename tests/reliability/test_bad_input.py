@@ -78,7 +78,9 @@ def seed_invalid_json_policy(aws):
 
 def seed_duplicate_sids(aws):
     statement = {"Sid": "Dup", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "ecr:BatchGetImage"}
+    aws.ecr_settings(validate_policy=False)  # ECR refuses duplicate Sids: plant what a broken tool left
     aws.client("ecr").set_repository_policy(repositoryName="web", policyText=json.dumps({"Version": "2012-10-17", "Statement": [statement, statement]}))
+    aws.ecr_settings(validate_policy=True)
 
 
 def seed_policy_near_size_limit(aws):
@@ -89,6 +91,7 @@ def seed_policy_near_size_limit(aws):
     while len(json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))) > 10100:
         statements.pop()
     text = json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
+    aws.create_roles(*(statement["Principal"]["AWS"] for statement in statements))  # ECR refuses principals that do not exist
     aws.client("ecr").set_repository_policy(repositoryName="web", policyText=text)
 
 

@@ -29,6 +29,7 @@ SECRET_ACCESS_KEY = "testing"
 # The role account_client() assumes in another account (it need not exist; moto's STS
 # accepts any role ARN). The server never IAM-checks its sessions.
 CROSS_ACCOUNT_ROLE = "pullaccess-rig-cross-account"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: the one the testing key acts in
 
 # Variables that could send boto3 elsewhere or make it pick other credentials; env(base=...)
 # drops them from the base environment before adding the rig's own.
@@ -67,7 +68,7 @@ class Rig:
 
     @classmethod
     def start(cls, workdir, puller_delay=0.5, python=None, host="127.0.0.1", timeout=60.0, log=True,
-              iam_enforcement=False, cross_account=True):
+              iam_enforcement=False, cross_account=True, ecr_settings=None):
         """Start ``server.py`` in a subprocess and wait (up to ``timeout`` s) until it is ready.
 
         Files go to ``workdir``: ``rig-ready.json``, ``rig-server.log`` (its stdout and
@@ -75,6 +76,8 @@ class Rig:
         server's output if it dies or does not get ready in time. ``iam_enforcement``
         starts with IAM enforcement on (see :meth:`enforce_iam`); ``cross_account=False``
         turns off serving ECR requests for another ``registryId`` as that account.
+        ``ecr_settings``: ECR policy settings to start with, e.g. ``{"check_principals": False}``
+        (see :meth:`ecr_settings`; by default ECR behaves as on AWS).
         """
         workdir = os.path.abspath(os.fspath(workdir))
         os.makedirs(workdir, exist_ok=True)
@@ -90,6 +93,8 @@ class Rig:
             command.append("--iam-enforcement")
         if not cross_account:
             command.append("--no-cross-account")
+        if ecr_settings:
+            command += ["--ecr-settings", json.dumps(ecr_settings)]
         with open(output_path, "wb") as output:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, cwd=workdir)
         deadline = time.monotonic() + timeout
@@ -270,10 +275,38 @@ class Rig:
         """Remove all fault rules."""
         return self.control("DELETE", "faults")
 
-    def reset(self, moto=True, lightsail=True, faults=True, log=True, iam=True):
-        """Back to a fresh start: moto state, emulator state, fault rules, the request log and
-        the IAM settings (enforcement and cross-account routing as the server started)."""
-        return self.control("POST", "reset", {"moto": moto, "lightsail": lightsail, "faults": faults, "log": log, "iam": iam})
+    def reset(self, moto=True, lightsail=True, faults=True, log=True, iam=True, ecr=True):
+        """Back to a fresh start: moto state, emulator state, fault rules, the request log,
+        the IAM settings (enforcement and cross-account routing as the server started) and the
+        ECR policy settings (as the server started)."""
+        return self.control("POST", "reset", {"moto": moto, "lightsail": lightsail, "faults": faults, "log": log, "iam": iam, "ecr": ecr})
+
+    def ecr_settings(self, **changes):
+        """Read, or change, how ECR treats repository policies (all on by default, as on AWS):
+        ``rewrite_policy``, ``validate_policy``, ``check_principals`` (booleans) and
+        ``principal_order`` (``"sorted"``, ``"reversed"`` or ``"as_written"``). See README.md."""
+        return self.control("POST", "ecr", changes) if changes else self.control("GET", "ecr")
+
+    def create_roles(self, *arns, service="ecs-tasks.amazonaws.com"):
+        """Create IAM roles by ARN (``arn:aws:iam::ACCOUNT:role/PATH/NAME``), each in its own
+        account, trusting ``service``, so that ECR finds them as principals. Roles that exist
+        already are left alone. Returns the ARNs. Other accounts' roles are made through
+        :meth:`account_client` (a logged AssumeRole per account)."""
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+        clients = {}
+        for arn in arns:
+            match = re.fullmatch(r"arn:aws:iam::(\d{12}):role(/(?:.*/)?)([^/]+)", arn)
+            if not match:
+                raise ValueError(f"not an IAM role ARN of the aws partition: {arn!r}")
+            account, path, name = match.groups()
+            if account not in clients:
+                clients[account] = self.client("iam") if account == DEFAULT_ACCOUNT_ID else self.account_client("iam", account)
+            try:
+                clients[account].create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust)
+            except clients[account].exceptions.EntityAlreadyExistsException:
+                pass
+        return list(arns)
 
     def iam_settings(self, **changes):
         """Read, or change, ``enforce``, ``cross_account`` (booleans) and ``exempt_access_keys`` (list)."""

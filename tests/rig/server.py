@@ -2,12 +2,13 @@
 
 Run it as ``python tests/rig/server.py --ready-file PATH [--host 127.0.0.1]
 [--moto-port 0] [--lightsail-port 0] [--log PATH] [--puller-delay S] [--parent-pid PID]
-[--iam-enforcement] [--no-cross-account]``.
+[--iam-enforcement] [--no-cross-account] [--ecr-settings JSON]``.
 
 One process serves two threaded werkzeug servers: moto (every service, IAM with its AWS
 managed policies loaded) and the Lightsail emulator. Both are wrapped, outermost first, in
 the control endpoints, the request log (one log shared by both), fault injection and IAM
-enforcement; moto also in cross-account routing for ECR (see ``iam.py``).
+enforcement; moto also in cross-account routing and ECR's repository policy handling
+(see ``iam.py`` and ``ecr.py``).
 When both listen, the ready file is written atomically::
 
     {"moto_url": "http://127.0.0.1:PORT", "lightsail_url": "http://127.0.0.1:PORT",
@@ -22,6 +23,7 @@ Control endpoints, answered on both ports before any backend sees the request:
   the IAM settings; an optional JSON body like ``{"moto": false}`` skips parts)
 * ``GET /_rig/iam``, ``POST /_rig/iam`` (``{"enforce": true}``, ``{"cross_account": false}``,
   ``{"exempt_access_keys": [...]}``)
+* ``GET /_rig/ecr``, ``POST /_rig/ecr`` (``{"check_principals": false}``, ... see ``ecr.py``)
 * ``/_rig/lightsail/...`` (see ``LightsailEmulator.control``)
 
 SIGTERM or SIGINT stops it cleanly, and so does the end of ``--parent-pid``.
@@ -40,6 +42,7 @@ if __package__ in (None, ""):
     # sys.path so module names such as "server" or "client" cannot shadow anything.
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+from rig.ecr import EcrPolicyMiddleware, EcrSettings
 from rig.faults import DropConnectionHandlerMixin, FaultInjector, FaultMiddleware
 from rig.iam import CrossAccountMiddleware, IamEnforcementMiddleware, IamSettings, caller_account, lightsail_account_resolver
 from rig.lightsail import LightsailEmulator
@@ -92,11 +95,12 @@ class RigServer:
     """moto + Lightsail emulator behind the control endpoints, request log and faults."""
 
     def __init__(self, host="127.0.0.1", moto_port=0, lightsail_port=0, log_path=None, puller_delay=0.5,
-                 iam_enforcement=False, cross_account=True):
+                 iam_enforcement=False, cross_account=True, ecr_settings=None):
         self.host = host
         self.log = RequestLog(log_path)
         self.faults = FaultInjector()
         self.iam = IamSettings(enforce=iam_enforcement, cross_account=cross_account)
+        self.ecr = EcrSettings(**(ecr_settings or {}))
         self.lightsail = LightsailEmulator(puller_delay=puller_delay, account_resolver=lightsail_account_resolver)
         self.moto, moto_handler = _load_moto()
         self._ports = (moto_port, lightsail_port)
@@ -106,7 +110,10 @@ class RigServer:
 
     def wrap(self, backend):
         """The full middleware stack around one backend."""
-        app = CrossAccountMiddleware(backend, self.iam) if backend is self.moto else backend
+        if backend is self.moto:
+            app = CrossAccountMiddleware(EcrPolicyMiddleware(backend, self.ecr, self.lightsail), self.iam)
+        else:
+            app = backend
         app = IamEnforcementMiddleware(app, self.iam)
         return _ControlRouter(RequestLogMiddleware(FaultMiddleware(app, self.faults), self.log), backend, self)
 
@@ -134,10 +141,12 @@ class RigServer:
         """What the ready file and the health endpoint report."""
         return {"moto_url": self.moto_url, "lightsail_url": self.lightsail_url, "pid": os.getpid(), "log": self.log.path}
 
-    def reset(self, moto=True, lightsail=True, faults=True, log=True, iam=True):
-        """Back to a fresh start; each part can be skipped (``iam``: the IAM settings as started)."""
+    def reset(self, moto=True, lightsail=True, faults=True, log=True, iam=True, ecr=True):
+        """Back to a fresh start; each part can be skipped (``iam``, ``ecr``: those settings as started)."""
         if iam:
             self.iam.reset()
+        if ecr:
+            self.ecr.reset()
         if faults:
             self.faults.clear()
         if moto:
@@ -209,7 +218,7 @@ class _ControlRouter:
         if subpath.startswith("lightsail/"):
             return rig.lightsail.control(method, subpath[len("lightsail/"):], payload)
         if (method, subpath) == ("GET", "health"):
-            return 200, dict(rig.info(), ok=True, last_seq=rig.log.last_seq(), iam=rig.iam.to_dict())
+            return 200, dict(rig.info(), ok=True, last_seq=rig.log.last_seq(), iam=rig.iam.to_dict(), ecr=rig.ecr.to_dict())
         if (method, subpath) == ("GET", "requests"):
             return 200, rig.log.since(
                 _int(query, "since", 0), service=_one(query, "service"), operation=_one(query, "operation"),
@@ -220,6 +229,12 @@ class _ControlRouter:
                     raise ValueError("the IAM settings must be a JSON object")
                 return 200, rig.iam.configure(**payload)
             return 200, rig.iam.to_dict()
+        if subpath == "ecr" and method in ("GET", "POST"):
+            if method == "POST":
+                if not isinstance(payload, dict):
+                    raise ValueError("the ECR settings must be a JSON object")
+                return 200, rig.ecr.configure(**payload)
+            return 200, rig.ecr.to_dict()
         if subpath == "faults":
             if method == "POST":
                 rig.faults.set_rules(payload)
@@ -229,7 +244,7 @@ class _ControlRouter:
                 return 200, rig.faults.rules()
         if (method, subpath) == ("POST", "reset"):
             parts = payload if isinstance(payload, dict) else {}
-            unknown = sorted(set(parts) - {"moto", "lightsail", "faults", "log", "iam"})
+            unknown = sorted(set(parts) - {"moto", "lightsail", "faults", "log", "iam", "ecr"})
             if unknown:
                 raise ValueError(f"unknown reset part(s): {', '.join(unknown)}")
             rig.reset(**{key: bool(value) for key, value in parts.items()})
@@ -289,11 +304,13 @@ def main(argv=None):
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     parser.add_argument("--iam-enforcement", action="store_true", help="check requests against IAM identity policies from the start")
     parser.add_argument("--no-cross-account", action="store_true", help="do not serve ECR requests for another registryId as that account")
+    parser.add_argument("--ecr-settings", type=json.loads, default=None,
+                        help='JSON object changing the ECR policy settings from the start, e.g. \'{"check_principals": false}\'')
     args = parser.parse_args(argv)
 
     log_path = os.path.abspath(args.log) if args.log else None
     rig = RigServer(args.host, args.moto_port, args.lightsail_port, log_path, args.puller_delay,
-                    iam_enforcement=args.iam_enforcement, cross_account=not args.no_cross_account)
+                    iam_enforcement=args.iam_enforcement, cross_account=not args.no_cross_account, ecr_settings=args.ecr_settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
