@@ -29,6 +29,7 @@ def inventory(names, mode=None, extra_vars=None):
 
 
 def fleet(aws, count):
+    aws.create_roles(FOREIGN["Principal"]["AWS"])  # ECR refuses a principal that does not exist
     ecr = aws.client("ecr")
     ecr.create_repository(repositoryName="base")
     ecr.set_repository_policy(repositoryName="base", policyText=json.dumps({"Version": "2012-10-17", "Statement": [FOREIGN]}))
