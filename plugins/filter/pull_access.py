@@ -311,6 +311,9 @@ def _workload_statements(workload, ref, principal, account):
     shared = SHARED_SIDS[workload["type"]]
     actions = ECS_PULL_ACTIONS if workload["type"] == "ecs" else PULL_ACTIONS
     mode, present = workload["statement_mode"], workload["state"] == "present"
+    if present and not principal and mode != "account":
+        # Not active yet: nothing to grant, and the moves wait for the run that knows its ARN.
+        return []
     found = []
     if mode == "workload" and present and principal:
         found.append({"sid": workload["sid"], "principals": [principal], "actions": actions})
@@ -374,7 +377,7 @@ def _policy_changes(workloads, principals=None, stand_in=False):
                 in_account = workload["statement_mode"] == "account"
                 patterns.setdefault("*", False)
                 patterns[workload["service_pattern"]] = patterns.get(workload["service_pattern"], False) or (in_account and present)
-                target["moved"] = target.get("moved", False) or (present and not in_account)
+                target["moved"] = target.get("moved", False) or (present and not in_account and bool(principal))
     for target in changes.values():
         patterns = target.pop("patterns")
         if target.pop("moved", False):
