@@ -1,6 +1,7 @@
 """pullaccess.aws.ecr_repo_policy_statement through ansible-runner against moto over HTTP."""
 
 import json
+import time
 
 import pytest
 
@@ -390,32 +391,59 @@ def test_throttling_and_server_errors_are_retried(ansible, aws, ecr):
     assert json.loads(stored_policy(ecr))["Statement"][0]["Sid"] == "AllowPullA"
 
 
+def wait_for_log(condition, started, what, timeout=60.0):
+    """Poll the rig's log (control calls, not logged) until ``condition()`` holds while the run goes on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert started[0].is_alive() and time.monotonic() < deadline, f"the module never {what}"
+        time.sleep(0.02)
+
+
 def test_throttled_write_is_retried_on_a_fresh_read(ansible, aws, ecr):
     """A write that fails (here: throttled) is not repeated with the text of the old read: a
-    statement another writer adds during the backoff is kept."""
-    import threading  # pylint: disable=import-outside-toplevel
-    import time  # pylint: disable=import-outside-toplevel
+    change another writer makes during the backoff (here: revoking its statement) is kept.
 
-    aws.set_faults([{"service": "ecr", "operation": "SetRepositoryPolicy", "kind": "throttle", "times": 1}])
-    mark = aws.mark()
-    outcome = {}
-    runner = threading.Thread(target=lambda: outcome.update(result=ansible.module(MODULE, args())))
-    runner.start()
-    deadline = time.monotonic() + 60
-    while not [r for r in aws.requests(since=mark, operation="SetRepositoryPolicy") if r.get("fault")]:
-        assert runner.is_alive() and time.monotonic() < deadline, "the module never tried to write"
-        time.sleep(0.02)
-    # The module now backs off (at least half a second) before it tries again.
+    Deterministic, without guessing how long the backoff lasts: every module write is throttled
+    until the rig's log shows, after the other writer's change, a fresh module read followed by a
+    throttled write; only then is the throttle lifted, so the write that gets through was made
+    from a read that saw the change. With the old text, the revoked statement would come back."""
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
-    runner.join(120)
-    result = outcome["result"]
+    aws.set_faults([{"service": "ecr", "operation": "SetRepositoryPolicy", "kind": "throttle", "name": "held"}])
+    mark = aws.mark()
+    started = ansible.start([{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "under test", MODULE: args()}]}])
+
+    def log():
+        return aws.requests(since=mark, service="ecr")
+
+    revoked = []
+
+    def read_then_held_after_revoke():
+        after = [r for r in log() if r["seq"] > revoked[0]]
+        held = [i for i, r in enumerate(after) if r["fault"] == "held"]
+        reads = [i for i, r in enumerate(after) if r["operation"] == "GetRepositoryPolicy"]
+        # Two writes held since the revoke, the second with no read before it: retried with the old text.
+        assert len(held) < 2 or (reads and reads[0] < held[1]), f"a failed write was retried without a fresh read: {dump(after)}"
+        return bool(reads) and any(i > reads[0] for i in held)
+
+    try:
+        wait_for_log(lambda: any(r["fault"] == "held" for r in log()), started, "tried to write")
+        # The other writer revokes its statement (DeleteRepositoryPolicy: not throttled) while our write is held.
+        ecr.delete_repository_policy(repositoryName="app")
+        revoked.append(aws.requests(since=mark, operation="DeleteRepositoryPolicy")[0]["seq"])
+        wait_for_log(read_then_held_after_revoke, started, "read again after the other writer's change")
+    finally:
+        aws.clear_faults()  # whatever happened, let the run end before the next test
+        result = ansible.finish(started).task("under test")
     assert result.changed and not result.failed, result
-    calls = [(r["operation"], bool(r.get("fault"))) for r in aws.requests(since=mark, service="ecr")]
-    assert [s.get("Sid") for s in json.loads(stored_policy(ecr))["Statement"]] == ["TheirsFirst", "AllowPullA"], calls
-    calls = [(r["operation"], bool(r.get("fault"))) for r in aws.requests(since=mark, service="ecr")]
-    throttled = calls.index(("SetRepositoryPolicy", True))
-    # ours after the fault: a fresh read, then the write (the test's own write is in between)
-    assert ("GetRepositoryPolicy", False) in calls[throttled + 1:calls.index(("SetRepositoryPolicy", False), throttled + 2)], calls
+    assert result["write_attempts"] == 1, result
+    calls = [(r["seq"], r["operation"], r["fault"]) for r in log()]
+    written = [i for i, call in enumerate(calls) if call[1] == "SetRepositoryPolicy" and call[2] is None]
+    assert len(written) == 1, calls
+    # The write that got through was made from a read after the revoke.
+    last_read = max(seq for seq, operation, dummy in calls[:written[0]] if operation == "GetRepositoryPolicy")
+    assert last_read > revoked[0], calls
+    assert json.loads(stored_policy(ecr)) == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": [ROLE_A]}, "Action": PULL}]}, calls
 
 
 def test_principal_not_found_is_retried_until_propagated(ansible, aws, ecr):
