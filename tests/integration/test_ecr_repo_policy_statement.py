@@ -52,6 +52,14 @@ def set_policy(ecr, document, repository="app"):
     ecr.set_repository_policy(repositoryName=repository, policyText=json.dumps(document))
 
 
+def wait_for_log(condition, started, what, timeout=60.0):
+    """Poll the rig's log (control calls, not logged) until ``condition()`` holds while the run goes on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert started[0].is_alive() and time.monotonic() < deadline, f"the module never {what}"
+        time.sleep(0.02)
+
+
 def ops(aws, mark):
     """Every operation the rig served since ``mark`` (any service), in order."""
     return [r["operation"] for r in aws.requests(since=mark)]
@@ -294,7 +302,9 @@ def test_unique_id_principal_rewritten_with_warning(ansible, aws, ecr):
 
 
 def test_concurrent_writers_lose_nothing(ansible, aws, ecr):
-    """Parallel playbook runs on one repository, each adding its own Sid: all must be there."""
+    """Parallel playbook runs on one repository, each adding its own Sid: all must be there.
+    Whether one lands inside another's read-to-write gap here depends on timing (the rig answers
+    at once), so re-writes are only printed; the next test forces one."""
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
     writers = 6
     started = [
@@ -311,6 +321,45 @@ def test_concurrent_writers_lose_nothing(ansible, aws, ecr):
     assert stored["Statement"][0] == FOREIGN[0]
     attempts = sum(run.task("grant")["write_attempts"] for run in runs)
     print(f"{writers} writers needed {attempts} policy writes")
+
+
+def test_policy_replaced_before_the_read_back_is_written_again(ansible, aws, ecr):
+    """Another writer that read the policy before our write and writes after it replaces our
+    statement (SetRepositoryPolicy has no revision check); the read-back sees that, and the module
+    writes again on top of what is there: nothing is lost, ours and theirs are both kept.
+
+    The race is forced, not timed: the rig lets the module's first two reads through (the
+    planning and the fresh read, see test_several_statements_in_one_write) and then throttles
+    every GetRepositoryPolicy, so the read-back after our write is held (botocore retries it)
+    until the other writer has written and the test lifts the throttle."""
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
+    theirs = {"Sid": "Theirs", "Effect": "Allow", "Principal": {"AWS": [ROLE_B]}, "Action": PULL}
+    stale = json.loads(stored_policy(ecr))  # the other writer's read, before our write
+    aws.set_faults([
+        {"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "slow", "delay": 0, "times": 2, "name": "passed"},
+        {"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "throttle", "name": "held"},
+    ])
+    mark = aws.mark()
+    started = ansible.start([{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "under test", MODULE: args()}]}])
+    try:
+        wait_for_log(lambda: any(r["fault"] == "held" for r in aws.requests(since=mark, service="ecr")), started, "read the policy back")
+        # Our write has landed (the read-back comes after it); the other writer writes what it read plus its statement.
+        set_policy(ecr, dict(stale, Statement=stale["Statement"] + [theirs]))
+    finally:
+        aws.clear_faults()  # whatever happened, let the run end before the next test
+        result = ansible.finish(started).task("under test")
+    assert result.changed and not result.failed, result
+    assert result["write_attempts"] == 2, result
+    ours = {"Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": [ROLE_A]}, "Action": PULL}
+    assert json.loads(stored_policy(ecr)) == {"Version": "2012-10-17", "Statement": [FOREIGN[0], theirs, ours]}
+    assert result["policy"] == json.loads(stored_policy(ecr)), result
+
+    calls = [(r["operation"], r["fault"]) for r in aws.requests(since=mark, service="ecr")]
+    sets = [i for i, call in enumerate(calls) if call[0] == "SetRepositoryPolicy"]
+    assert len(sets) == 3, calls  # ours, theirs, ours again
+    read_back = [i for i, call in enumerate(calls) if call == ("GetRepositoryPolicy", None) and i > sets[0]]
+    # Their write landed after ours and before our read-back got an answer.
+    assert calls[sets[0] + 1][1] == "held" and sets[0] < sets[1] < read_back[0] < sets[2], calls
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,14 +438,6 @@ def test_throttling_and_server_errors_are_retried(ansible, aws, ecr):
     faults = [(r["operation"], r["fault"]) for r in log if r.get("fault")]
     assert ("GetRepositoryPolicy", "server_error") in faults and faults.count(("SetRepositoryPolicy", "throttle")) == 2, log
     assert json.loads(stored_policy(ecr))["Statement"][0]["Sid"] == "AllowPullA"
-
-
-def wait_for_log(condition, started, what, timeout=60.0):
-    """Poll the rig's log (control calls, not logged) until ``condition()`` holds while the run goes on."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert started[0].is_alive() and time.monotonic() < deadline, f"the module never {what}"
-        time.sleep(0.02)
 
 
 def test_throttled_write_is_retried_on_a_fresh_read(ansible, aws, ecr):
