@@ -7,7 +7,7 @@
 ecr_repo_policy_statement.
 
 A *policy request* is one repository's policy with its statement requests, applied in order with
-one read and at most one write (plus re-writes after a concurrent writer, see
+one write at most (plus re-writes after a concurrent writer, see
 ``_ecr.apply_policy``). Every request is checked before any AWS call; every repository is read
 and planned before any write; then the changed ones are written side by side.
 """

@@ -1,6 +1,7 @@
 """pullaccess.aws.ecr_repo_policy_statement through ansible-runner against moto over HTTP."""
 
 import json
+import time
 
 import pytest
 
@@ -50,6 +51,19 @@ def stored_policy(ecr, repository="app"):
 
 def set_policy(ecr, document, repository="app"):
     ecr.set_repository_policy(repositoryName=repository, policyText=json.dumps(document))
+
+
+def wait_for_log(condition, started, what, timeout=60.0):
+    """Poll the rig's log (control calls, not logged) until ``condition()`` holds while the run goes on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert started[0].is_alive() and time.monotonic() < deadline, f"the module never {what}"
+        time.sleep(0.02)
+
+
+def ops(aws, mark):
+    """Every operation the rig served since ``mark`` (any service), in order."""
+    return [r["operation"] for r in aws.requests(since=mark)]
 
 
 def four_way(ansible, aws, module_args, expect_ops):
@@ -192,7 +206,11 @@ def test_shared_statement_with_purge_principals_false(ansible, aws, ecr):
 
 
 def test_several_statements_in_one_write(ansible, aws, ecr):
-    """The fleet form: adds and removes on two Sids make one read and one write."""
+    """The fleet form: adds and removes on three Sids make one write. The reads, counted from the
+    rig's log: check mode and a converged run read once; the real run reads three times, the
+    planning read (everything checked before any write), a fresh read right before the write (the
+    change is applied to it, not to the planning read) and the read-back after it (no concurrent
+    writer here, so no re-write)."""
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0], {
         "Sid": "FleetB", "Effect": "Allow", "Principal": {"AWS": [ROLE_A, ROLE_B]}, "Action": PULL}]})
     fleet = {
@@ -207,10 +225,14 @@ def test_several_statements_in_one_write(ansible, aws, ecr):
     }
     mark = aws.mark()
     check = ansible.module(MODULE, fleet, check=True, diff=True)
-    assert check.changed and writes(aws, mark) == [], check
+    assert check.changed, check
+    assert ops(aws, mark) == ["GetRepositoryPolicy"], "check mode: one read, no write"
+    mark = aws.mark()
     real = ansible.module(MODULE, fleet, diff=True)
     assert real.changed and not real.failed, real
-    assert writes(aws, mark) == ["SetRepositoryPolicy"], "one write for the whole fleet"
+    # planning read, fresh read, the one write for the whole fleet, read-back
+    assert ops(aws, mark) == ["GetRepositoryPolicy", "GetRepositoryPolicy", "SetRepositoryPolicy", "GetRepositoryPolicy"], dump(aws.requests(since=mark))
+    assert real["write_attempts"] == 1, real
     assert real["policy"] == check["policy"]
     stored = json.loads(stored_policy(ecr))
     by_sid = {s.get("Sid"): s for s in stored["Statement"]}
@@ -221,7 +243,7 @@ def test_several_statements_in_one_write(ansible, aws, ecr):
     assert [s["Sid"] for s in real["statements"]] == ["FleetA", "FleetB", "FleetC"]
     mark = aws.mark()
     assert not ansible.module(MODULE, fleet).changed
-    assert writes(aws, mark) == []
+    assert ops(aws, mark) == ["GetRepositoryPolicy"], "a converged run: one read, no write"
 
 
 def test_policies_form_checks_all_before_writing(ansible, aws, ecr):
@@ -283,7 +305,9 @@ def test_unique_id_principal_rewritten_with_warning(ansible, aws, ecr):
 
 
 def test_concurrent_writers_lose_nothing(ansible, aws, ecr):
-    """Parallel playbook runs on one repository, each adding its own Sid: all must be there."""
+    """Parallel playbook runs on one repository, each adding its own Sid: all must be there.
+    Whether one lands inside another's read-to-write gap here depends on timing (the rig answers
+    at once), so re-writes are only printed; the next test forces one."""
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
     writers = 6
     aws.create_roles(*(f"arn:aws:iam::{ACCOUNT}:role/w{i}" for i in range(writers)))
@@ -301,6 +325,45 @@ def test_concurrent_writers_lose_nothing(ansible, aws, ecr):
     assert stored["Statement"][0] == FOREIGN[0]
     attempts = sum(run.task("grant")["write_attempts"] for run in runs)
     print(f"{writers} writers needed {attempts} policy writes")
+
+
+def test_policy_replaced_before_the_read_back_is_written_again(ansible, aws, ecr):
+    """Another writer that read the policy before our write and writes after it replaces our
+    statement (SetRepositoryPolicy has no revision check); the read-back sees that, and the module
+    writes again on top of what is there: nothing is lost, ours and theirs are both kept.
+
+    The race is forced, not timed: the rig lets the module's first two reads through (the
+    planning and the fresh read, see test_several_statements_in_one_write) and then throttles
+    every GetRepositoryPolicy, so the read-back after our write is held (botocore retries it)
+    until the other writer has written and the test lifts the throttle."""
+    set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
+    theirs = {"Sid": "Theirs", "Effect": "Allow", "Principal": {"AWS": [ROLE_B]}, "Action": PULL}
+    stale = json.loads(stored_policy(ecr))  # the other writer's read, before our write
+    aws.set_faults([
+        {"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "slow", "delay": 0, "times": 2, "name": "passed"},
+        {"service": "ecr", "operation": "GetRepositoryPolicy", "kind": "throttle", "name": "held"},
+    ])
+    mark = aws.mark()
+    started = ansible.start([{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "under test", MODULE: args()}]}])
+    try:
+        wait_for_log(lambda: any(r["fault"] == "held" for r in aws.requests(since=mark, service="ecr")), started, "read the policy back")
+        # Our write has landed (the read-back comes after it); the other writer writes what it read plus its statement.
+        set_policy(ecr, dict(stale, Statement=stale["Statement"] + [theirs]))
+    finally:
+        aws.clear_faults()  # whatever happened, let the run end before the next test
+        result = ansible.finish(started).task("under test")
+    assert result.changed and not result.failed, result
+    assert result["write_attempts"] == 2, result
+    ours = {"Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": [ROLE_A]}, "Action": PULL}
+    assert json.loads(stored_policy(ecr)) == {"Version": "2012-10-17", "Statement": [FOREIGN[0], theirs, ours]}
+    assert result["policy"] == json.loads(stored_policy(ecr)), result
+
+    calls = [(r["operation"], r["fault"]) for r in aws.requests(since=mark, service="ecr")]
+    sets = [i for i, call in enumerate(calls) if call[0] == "SetRepositoryPolicy"]
+    assert len(sets) == 3, calls  # ours, theirs, ours again
+    read_back = [i for i, call in enumerate(calls) if call == ("GetRepositoryPolicy", None) and i > sets[0]]
+    # Their write landed after ours and before our read-back got an answer.
+    assert calls[sets[0] + 1][1] == "held" and sets[0] < sets[1] < read_back[0] < sets[2], calls
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,30 +448,49 @@ def test_throttling_and_server_errors_are_retried(ansible, aws, ecr):
 
 def test_throttled_write_is_retried_on_a_fresh_read(ansible, aws, ecr):
     """A write that fails (here: throttled) is not repeated with the text of the old read: a
-    statement another writer adds during the backoff is kept."""
-    import threading  # pylint: disable=import-outside-toplevel
-    import time  # pylint: disable=import-outside-toplevel
+    change another writer makes during the backoff (here: revoking its statement) is kept.
 
-    aws.set_faults([{"service": "ecr", "operation": "SetRepositoryPolicy", "kind": "throttle", "times": 1}])
-    mark = aws.mark()
-    outcome = {}
-    runner = threading.Thread(target=lambda: outcome.update(result=ansible.module(MODULE, args())))
-    runner.start()
-    deadline = time.monotonic() + 60
-    while not [r for r in aws.requests(since=mark, operation="SetRepositoryPolicy") if r.get("fault")]:
-        assert runner.is_alive() and time.monotonic() < deadline, "the module never tried to write"
-        time.sleep(0.02)
-    # The module now backs off (at least half a second) before it tries again.
+    Deterministic, without guessing how long the backoff lasts: every module write is throttled
+    until the rig's log shows, after the other writer's change, a fresh module read followed by a
+    throttled write; only then is the throttle lifted, so the write that gets through was made
+    from a read that saw the change. With the old text, the revoked statement would come back."""
     set_policy(ecr, {"Version": "2012-10-17", "Statement": [FOREIGN[0]]})
-    runner.join(120)
-    result = outcome["result"]
+    aws.set_faults([{"service": "ecr", "operation": "SetRepositoryPolicy", "kind": "throttle", "name": "held"}])
+    mark = aws.mark()
+    started = ansible.start([{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "under test", MODULE: args()}]}])
+
+    def log():
+        return aws.requests(since=mark, service="ecr")
+
+    revoked = []
+
+    def read_then_held_after_revoke():
+        after = [r for r in log() if r["seq"] > revoked[0]]
+        held = [i for i, r in enumerate(after) if r["fault"] == "held"]
+        reads = [i for i, r in enumerate(after) if r["operation"] == "GetRepositoryPolicy"]
+        # Two writes held since the revoke, the second with no read before it: retried with the old text.
+        assert len(held) < 2 or (reads and reads[0] < held[1]), f"a failed write was retried without a fresh read: {dump(after)}"
+        return bool(reads) and any(i > reads[0] for i in held)
+
+    try:
+        wait_for_log(lambda: any(r["fault"] == "held" for r in log()), started, "tried to write")
+        # The other writer revokes its statement (DeleteRepositoryPolicy: not throttled) while our write is held.
+        ecr.delete_repository_policy(repositoryName="app")
+        revoked.append(aws.requests(since=mark, operation="DeleteRepositoryPolicy")[0]["seq"])
+        wait_for_log(read_then_held_after_revoke, started, "read again after the other writer's change")
+    finally:
+        aws.clear_faults()  # whatever happened, let the run end before the next test
+        result = ansible.finish(started).task("under test")
     assert result.changed and not result.failed, result
-    calls = [(r["operation"], bool(r.get("fault"))) for r in aws.requests(since=mark, service="ecr")]
-    assert [s.get("Sid") for s in json.loads(stored_policy(ecr))["Statement"]] == ["TheirsFirst", "AllowPullA"], calls
-    calls = [(r["operation"], bool(r.get("fault"))) for r in aws.requests(since=mark, service="ecr")]
-    throttled = calls.index(("SetRepositoryPolicy", True))
-    # ours after the fault: a fresh read, then the write (the test's own write is in between)
-    assert ("GetRepositoryPolicy", False) in calls[throttled + 1:calls.index(("SetRepositoryPolicy", False), throttled + 2)], calls
+    assert result["write_attempts"] == 1, result
+    calls = [(r["seq"], r["operation"], r["fault"]) for r in log()]
+    written = [i for i, call in enumerate(calls) if call[1] == "SetRepositoryPolicy" and call[2] is None]
+    assert len(written) == 1, calls
+    # The write that got through was made from a read after the revoke.
+    last_read = max(seq for seq, operation, dummy in calls[:written[0]] if operation == "GetRepositoryPolicy")
+    assert last_read > revoked[0], calls
+    assert json.loads(stored_policy(ecr)) == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowPullA", "Effect": "Allow", "Principal": {"AWS": [ROLE_A]}, "Action": PULL}]}, calls
 
 
 def test_principal_not_found_is_retried_until_propagated(ansible, aws, ecr):

@@ -143,6 +143,13 @@ def test_inline_with_repository_names_and_arns(ansible, aws, iam):
     narrowed = ansible.module(MODULE, dict(args, repositories=["web/app"]), diff=True)
     assert narrowed.changed and writes(aws, mark) == ["PutRolePolicy"], narrowed
     assert narrowed["diff"]["before"]["inline_policy"] == expected
+    narrow = [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/web/app"]
+    stored = iam.get_role_policy(RoleName="exec", PolicyName="ecr-pull")["PolicyDocument"]
+    pull = [s for s in stored["Statement"] if s.get("Sid") == "PullImages"]
+    assert len(pull) == 1 and pull[0]["Resource"] == narrow, stored
+    assert stored == {"Version": "2012-10-17", "Statement": [expected["Statement"][0], dict(expected["Statement"][1], Resource=narrow)]}, stored
+    assert narrowed["diff"]["after"]["inline_policy"] == stored
+    assert narrowed["inline_policy"] == {"policy_name": "ecr-pull", "policy_document": stored}
     assert iam.get_role_policy(RoleName="exec", PolicyName="theirs")["PolicyDocument"] == FOREIGN_INLINE
 
 

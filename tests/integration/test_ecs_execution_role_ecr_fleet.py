@@ -357,9 +357,12 @@ def test_a_failed_write_names_its_workloads_and_reports_the_others(ansible, aws,
     mark = aws.mark()
     run = ansible.module(MODULE, {"workloads": workloads})
     assert run.failed and run.changed, run
-    assert run.msg.startswith("1 of 2 workloads could not be changed (the others were, see workloads): workload 'a': "), run.msg
-    assert "not allowed to put role policies" in run.msg
-    assert run["workloads"][0] == {"name": "a", "changed": False, "failed": True, "msg": run["workloads"][0]["msg"]}
+    # Workload a's own message is its error (the call, the role and IAM's answer); the run's
+    # message names it and says the others were changed.
+    a_msg = ("Failed to put inline policy ecr-pull on role a-exec: An error occurred (AccessDenied) when calling the PutRolePolicy "
+             "operation: not allowed to put role policies")
+    assert run.msg == f"1 of 2 workloads could not be changed (the others were, see workloads): workload 'a': {a_msg}", run.msg
+    assert run["workloads"][0] == {"name": "a", "changed": False, "failed": True, "msg": a_msg}, run["workloads"][0]
     assert run["workloads"][1]["name"] == "b" and run["workloads"][1]["changed"] and run["workloads"][1]["attached_policy_arns"] == [EXEC_POLICY]
     assert sorted(writes(aws, mark)) == ["AttachRolePolicy", "PutRolePolicy"]
     assert attached(iam, "b-exec") == [EXEC_POLICY] and inline_names(iam, "a-exec") == []

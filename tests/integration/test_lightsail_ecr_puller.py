@@ -83,6 +83,21 @@ def ops(aws, mark, **filters):
     return [r["operation"] for r in aws.requests(since=mark, **filters)]
 
 
+def assert_polled_for(aws, mark, wait_timeout):
+    """The module's reads since ``mark`` span about ``wait_timeout`` seconds, by the rig's log
+    (``time``: when each answer was produced), not by the test's clock, which would also count
+    ansible-playbook starting. The budget starts before the first read and every sleep ends by
+    its deadline, so the last read is sent by then: at most ``wait_timeout`` after the first
+    answer, plus that read's own time (allowed: 2 s). It ends only once the deadline has passed:
+    at least ``wait_timeout`` minus the first read's own time (allowed: half of it)."""
+    reads = aws.requests(since=mark, operation="GetContainerServices")
+    span = reads[-1]["time"] - reads[0]["time"]
+    assert len(reads) >= 2, f"did not poll: {dump(reads)}"
+    assert span <= wait_timeout + 2, f"polled for {span:.2f}s, wait_timeout={wait_timeout} was not honoured: {dump(reads)}"
+    assert span >= wait_timeout / 2, f"gave up after {span:.2f}s of polling, before wait_timeout={wait_timeout}: {dump(reads)}"
+    return span
+
+
 def four_way(ansible, aws, module_args):
     """check (changed), real (changed), check again and real again (unchanged). Check runs and
     the converged runs make no mutating call; the real run makes exactly one; a converged real
@@ -155,10 +170,9 @@ def test_deactivation_four_way_clears_the_arn(ansible, aws, lightsail):
 def test_wait_timeout_says_activation_was_requested(ansible, aws, lightsail):
     aws.lightsail_config(puller_delay=30)
     mark = aws.mark()
-    started = time.monotonic()
     result = ansible.module(MODULE, args(wait_timeout=3))
     assert result.failed, result
-    assert time.monotonic() - started < 20, "wait_timeout was not honoured"
+    assert_polled_for(aws, mark, 3)
     assert "activation" in result.msg and "was requested" in result.msg, result.msg
     assert "UPDATING" in result.msg and "no principal ARN yet" in result.msg and "wait_timeout=3" in result.msg, result.msg
     assert result.changed and result["service"]["state"] == "UPDATING", result
@@ -212,6 +226,7 @@ def test_busy_past_wait_timeout_fails_without_requesting(ansible, aws, lightsail
     mark = aws.mark()
     result = ansible.module(MODULE, args(state="absent", wait_timeout=2))
     assert result.failed and not result.changed, result
+    assert_polled_for(aws, mark, 2)
     assert "stayed busy" in result.msg and "DEPLOYING" in result.msg and "nothing was requested" in result.msg, result.msg
     assert f"'{SERVICE}'" in result.msg and "us-east-1" in result.msg, result.msg
     assert ops(aws, mark, mutating=True) == []
@@ -449,10 +464,9 @@ def test_fleet_timeout_names_the_pending_service_and_returns_the_others(ansible,
     names = FLEET[:3]
     aws.lightsail_set_state(names[2], "DEPLOYING")  # held until changed
     mark = aws.mark()
-    started = time.monotonic()
     result = ansible.module(MODULE, fleet_args(names, wait_timeout=3))
-    assert time.monotonic() - started < 20, "wait_timeout was not honoured"
     assert result.failed and result.changed, result
+    assert_polled_for(aws, mark, 3)
     assert result.msg.startswith("1 of 3 listed container services in region us-east-1 are not done"), result.msg
     assert f"'{names[2]}' in region us-east-1 stayed busy" in result.msg and "DEPLOYING" in result.msg, result.msg
     assert "nothing was requested" in result.msg, result.msg

@@ -12,13 +12,9 @@ tables in test_lightsail_pullers.py."""
 
 import datetime
 
+import boto3
 import pytest
-
-try:
-    import boto3
-    from botocore.stub import Stubber
-except ImportError:  # the pure tests still run; the Stubber ones are skipped
-    boto3 = None
+from botocore.stub import Stubber
 
 from ansible_collections.pullaccess.aws.plugins.module_utils import _lightsail_pullers
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import quote_names
@@ -63,9 +59,6 @@ def service(state="READY", is_active=False, arn="", **extra):
 
 def update_params(is_active, name=NAME):
     return {"serviceName": name, "privateRegistryAccess": {"ecrImagePullerRole": {"isActive": is_active}}}
-
-
-needs_boto3 = pytest.mark.skipif(boto3 is None, reason="boto3 and botocore are needed for botocore's Stubber")
 
 
 @pytest.fixture
@@ -258,7 +251,6 @@ def test_snake_service_keeps_user_names():
 # --------------------------------------------------------------------------------------------
 
 
-@needs_boto3
 def test_converged_is_one_read(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service(is_active=True, arn=PULLER_ARN))
@@ -266,7 +258,6 @@ def test_converged_is_one_read(stubbed, no_sleep):
     assert not outcome.changed and outcome.steady and puller_role(outcome.after)["principal_arn"] == PULLER_ARN
 
 
-@needs_boto3
 def test_check_mode_reads_once_and_predicts(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service(state="UPDATING"))
@@ -274,7 +265,6 @@ def test_check_mode_reads_once_and_predicts(stubbed, no_sleep):
     assert outcome.changed and outcome.after is outcome.before
 
 
-@needs_boto3
 def test_service_turning_busy_after_the_read_is_waited_for(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service())
@@ -289,7 +279,6 @@ def test_service_turning_busy_after_the_read_is_waited_for(stubbed, no_sleep):
     assert puller_role(outcome.after) == {"is_active": True, "principal_arn": PULLER_ARN}
 
 
-@needs_boto3
 def test_invalid_input_on_an_idle_service_is_not_retried(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service())
@@ -300,7 +289,6 @@ def test_invalid_input_on_an_idle_service_is_not_retried(stubbed, no_sleep):
     assert "something else" in str(error)
 
 
-@needs_boto3
 def test_switched_by_someone_else_while_busy_is_not_requested(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service(state="UPDATING"))
@@ -310,7 +298,6 @@ def test_switched_by_someone_else_while_busy_is_not_requested(stubbed, no_sleep)
     assert puller_role(outcome.after)["principal_arn"] == PULLER_ARN
 
 
-@needs_boto3
 def test_deleting_service_is_refused(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service(state="DELETING"))
@@ -318,7 +305,6 @@ def test_deleting_service_is_refused(stubbed, no_sleep):
     assert isinstance(error, ServiceUnavailableError) and "being deleted" in str(error)
 
 
-@needs_boto3
 def test_missing_service_names_service_and_region(stubbed, no_sleep):
     client, stubber = stubbed
     stubber.add_client_error("get_container_services", "NotFoundException", "no such service", 400, expected_params=GET)
@@ -327,7 +313,6 @@ def test_missing_service_names_service_and_region(stubbed, no_sleep):
     assert "'web' in region eu-west-1" in error.message and "check service_name and region" in error.message
 
 
-@needs_boto3
 def test_service_deleted_before_the_update(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service())
@@ -336,7 +321,6 @@ def test_service_deleted_before_the_update(stubbed, no_sleep):
     assert isinstance(error, ServiceMissingError)
 
 
-@needs_boto3
 def test_wait_timeout_after_the_request(stubbed, no_sleep):
     client, stubber = stubbed
     no_sleep[0] = 2
@@ -350,7 +334,6 @@ def test_wait_timeout_after_the_request(stubbed, no_sleep):
     assert "was requested" in error.message and "UPDATING" in error.message and "wait_timeout=7" in error.message
 
 
-@needs_boto3
 def test_wait_false_returns_the_update_answer(stubbed, no_sleep):
     client, stubber = stubbed
     add_get(stubber, service())
@@ -387,7 +370,6 @@ def summary(outcomes):
     return [(o.service_name, o.changed, puller_role(o.after)["principal_arn"] != "", o.error is None) for o in outcomes]
 
 
-@needs_boto3
 def test_fleet_converged_is_one_read_for_all(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, active("b"), active("a"), named("other"))
@@ -395,7 +377,6 @@ def test_fleet_converged_is_one_read_for_all(stubbed, no_sleep):
     assert summary(outcomes) == [("a", False, True, True), ("b", False, True, True)]
 
 
-@needs_boto3
 def test_fleet_check_mode_reads_once_and_is_truthful(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, active("a"), named("b"), named("c", state="DELETING"))
@@ -404,7 +385,6 @@ def test_fleet_check_mode_reads_once_and_is_truthful(stubbed, no_sleep):
     assert all(o.after is o.before for o in outcomes)
 
 
-@needs_boto3
 def test_fleet_missing_services_are_all_named_before_any_write(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("other"))
@@ -415,7 +395,6 @@ def test_fleet_missing_services_are_all_named_before_any_write(stubbed, no_sleep
     assert "lists 2 container services" in message and "Nothing was changed" in message
 
 
-@needs_boto3
 def test_fleet_deleting_service_fails_before_any_write(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("b", state="DELETING"), named("c", state="DELETING"))
@@ -425,7 +404,6 @@ def test_fleet_deleting_service_fails_before_any_write(stubbed, no_sleep):
     assert "nothing was requested" in raised.value.message
 
 
-@needs_boto3
 def test_fleet_deleting_service_already_as_wanted_is_no_obstacle(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a", state="DELETING"), named("b"))
@@ -433,7 +411,6 @@ def test_fleet_deleting_service_already_as_wanted_is_no_obstacle(stubbed, no_sle
     assert summary(outcomes) == [("a", False, False, True), ("b", False, False, True)]
 
 
-@needs_boto3
 def test_fleet_busy_services_are_waited_for_side_by_side(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("b", state="DEPLOYING"), named("c"), named("d", state="PENDING"))
@@ -448,7 +425,6 @@ def test_fleet_busy_services_are_waited_for_side_by_side(stubbed, no_sleep):
     assert summary(outcomes) == [(name, True, True, True) for name in "abcd"]
 
 
-@needs_boto3
 def test_fleet_waits_for_a_switch_in_progress_it_did_not_request(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a", state="UPDATING", is_active=True), named("b"))
@@ -458,7 +434,6 @@ def test_fleet_waits_for_a_switch_in_progress_it_did_not_request(stubbed, no_sle
     assert summary(outcomes) == [("a", False, True, True), ("b", True, True, True)]
 
 
-@needs_boto3
 def test_fleet_wait_false_returns_after_the_updates(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("b"))
@@ -468,7 +443,6 @@ def test_fleet_wait_false_returns_after_the_updates(stubbed, no_sleep):
     assert [(o.changed, o.steady, o.after["state"]) for o in outcomes] == [(True, False, "UPDATING")] * 2
 
 
-@needs_boto3
 def test_fleet_repeated_names_are_handled_once(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("b"))
@@ -479,7 +453,6 @@ def test_fleet_repeated_names_are_handled_once(stubbed, no_sleep):
     assert [o.service_name for o in outcomes] == ["b", "a"]
 
 
-@needs_boto3
 def test_fleet_refused_update_is_retried_when_the_service_is_idle_again(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("b"))
@@ -493,7 +466,6 @@ def test_fleet_refused_update_is_retried_when_the_service_is_idle_again(stubbed,
     assert summary(outcomes) == [("a", True, True, True), ("b", True, True, True)]
 
 
-@needs_boto3
 def test_fleet_timeout_fails_naming_the_unfinished_and_returns_everything(stubbed, no_sleep):
     client, stubber = stubbed
     no_sleep[0] = 1
@@ -514,7 +486,6 @@ def test_fleet_timeout_fails_naming_the_unfinished_and_returns_everything(stubbe
     assert "The others ('a') are done" in message, message
 
 
-@needs_boto3
 def test_fleet_service_vanishing_mid_run_does_not_stop_the_others(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("b", state="DEPLOYING"))
@@ -526,7 +497,6 @@ def test_fleet_service_vanishing_mid_run_does_not_stop_the_others(stubbed, no_sl
     assert "'b' in region us-east-1 disappeared during the run" in raised.value.message
 
 
-@needs_boto3
 def test_fleet_api_error_after_updates_keeps_the_partial_results(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"), named("b"))
@@ -540,7 +510,6 @@ def test_fleet_api_error_after_updates_keeps_the_partial_results(stubbed, no_sle
     assert [(o.service_name, o.requested) for o in error.outcomes] == [("a", True), ("b", False)]
 
 
-@needs_boto3
 def test_fleet_api_error_before_any_update_is_raised_as_is(stubbed, no_sleep):
     client, stubber = stubbed
     add_list(stubber, named("a"))

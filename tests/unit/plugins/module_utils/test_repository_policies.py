@@ -10,11 +10,7 @@ of ``apply_policy`` against a tiny fake ECR client whose policy other writers re
 import json
 
 import pytest
-
-try:
-    from botocore.exceptions import ClientError
-except ImportError:  # pragma: no cover
-    ClientError = None
+from botocore.exceptions import ClientError
 
 from ansible_collections.pullaccess.aws.plugins.module_utils import _ecr
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import InvalidRequestError
@@ -26,8 +22,6 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policie
 from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import plan_policies
 from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import policy_result
 from ansible_collections.pullaccess.aws.plugins.module_utils._repository_policies import requests_from
-
-pytestmark = pytest.mark.skipif(ClientError is None, reason="botocore is not installed")
 
 ACCOUNT = "123456789012"
 ROLE_A = f"arn:aws:iam::{ACCOUNT}:role/a"
