@@ -5,6 +5,8 @@ import json
 import re
 import time
 
+import pytest
+
 from reliability.support import (
     assert_foreign_untouched,
     count_operations,
@@ -71,13 +73,16 @@ def check_round(aws, granted, revoked, snapshot, jobs_by_name=None):
     assert_foreign_untouched(aws, snapshot)
 
 
-def test_concurrent_writers_grant_and_revoke(ansible, aws, scale):
+@pytest.mark.parametrize("mode", ["workload", "shared"])
+def test_concurrent_writers_grant_and_revoke(ansible, aws, scale, mode):
+    """In the workload mode each job adds or removes its own statement; in the shared mode all
+    jobs add and remove principals of the same statement."""
     services = [f"writer{i:02d}" for i in range(scale.writers)]
     create_repositories(aws, REPOSITORIES)
     create_services(aws, services)
     aws.lightsail_config(puller_delay=0.3)
     snapshot = foreign_snapshot(aws)
-    inventory = lightsail_inventory(services, REPOSITORIES)
+    inventory = lightsail_inventory(services, REPOSITORIES, {"ecr_pull_access_statement_mode": mode})
     evens, odds = services[0::2], services[1::2]
 
     # Start from half granted, so that each round has as many removals as additions.
