@@ -41,8 +41,8 @@ options:
   statements:
     description:
       - Several statements of the same repository policy in one task, applied in order with at most one write
-        (reads - before it, right before the write and after it - as for one statement). This is the form the C(pullaccess.aws.ecr_pull_access) role uses to write a whole fleet's
-        changes to a repository at once.
+        (reads - before it, right before the write and after it - as for one statement). This is the form the
+        C(pullaccess.aws.ecr_pull_access) role uses to write a whole fleet's changes to a repository at once.
       - Mutually exclusive with O(sid), O(principals) and O(conditions).
     type: list
     elements: dict

@@ -21,8 +21,8 @@ def document(*statements, version="2012-10-17"):
     return {"Version": version, "Statement": list(statements)}
 
 
-def allow(principal, sid="Pull", actions=PULL, **extra):
-    return dict({"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": actions}, **extra)
+def allow(principal, sid="Pull", actions=None, **extra):
+    return dict({"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": PULL if actions is None else actions}, **extra)
 
 
 @pytest.fixture

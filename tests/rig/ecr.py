@@ -139,7 +139,6 @@ class EcrPolicyMiddleware:
         return backend is not None and name in backend.repositories
 
 
-
 class PrincipalLookup:
     """Whether ECR would find an AWS principal (see the module doc), for one request.
 
