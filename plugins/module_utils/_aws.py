@@ -39,7 +39,8 @@ class InvalidRequestError(ValueError):
     """A request (module arguments) that cannot work; the message says what to change."""
 
 
-#: What a step may fail with for one item without stopping the others; anything else is a bug.
+#: What a step may fail with for one item without stopping the others (PolicyError is a ValueError);
+#: anything else is a bug.
 ITEM_ERRORS = (AnsibleAWSError, ValueError)
 
 

@@ -36,14 +36,12 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_role_reference
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse_task_definition_reference
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import resolve_repository_arns
-from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import documents_equivalent
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import ecr_pull_policy
 
 DEFAULT_POLICY_NAME = "ecr-pull"
 _POLICY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-")
 #: What one workload or role may fail with without stopping the others (anything else is a bug).
-ERRORS = ITEM_ERRORS + (PolicyError,)
 
 #: A problem of the run: the indexes and names of the workloads it concerns, and what is wrong.
 Problem = namedtuple("Problem", "indexes names error")
@@ -173,7 +171,7 @@ def read_task_definitions(ecs_client, workloads):
     named = [w for w in workloads if w.task_definition is not None]
     clients = {region: ecs_client(region) for region in dict.fromkeys(w.region for w in named)}
     keys = list(dict.fromkeys((w.region, w.task_definition) for w in named))
-    found = dict(zip(keys, run_all(lambda key: describe_execution_role(clients[key[0]], key[1], key[0]), keys, ERRORS)))
+    found = dict(zip(keys, run_all(lambda key: describe_execution_role(clients[key[0]], key[1], key[0]), keys)))
     problems = []
     for workload in named:
         value, error = found[(workload.region, workload.task_definition)]
@@ -188,7 +186,7 @@ def read_roles(client, workloads, caller, region):
     """Look up each role named (once) and group the workloads by role; ``caller()`` gives the
     credentials' ``(account_id, partition)`` for a role to create. Returns ``(roles, problems)``."""
     names = list(dict.fromkeys(w.role_reference["name"] for w in workloads))
-    found = dict(zip(names, run_all(lambda name: get_iam_role(client, name), names, ERRORS)))
+    found = dict(zip(names, run_all(lambda name: get_iam_role(client, name), names)))
     caller_account = functools.lru_cache(maxsize=None)(caller)
     roles, problems = {}, []
     for workload in workloads:
@@ -197,7 +195,7 @@ def read_roles(client, workloads, caller, region):
         if error is None:
             try:
                 iam_role, created = role_to_manage(workload.role_reference, iam_role, workload.present, workload.create_role, caller_account, region)
-            except ERRORS as e:
+            except ITEM_ERRORS as e:
                 error = e
         if error is not None:
             problems.append(problem([workload], error))
@@ -228,7 +226,7 @@ def read(workloads, iam_client, ecs_client, caller, region):
     problems += found
     # A role that neither exists nor is created by the run has nothing to read or remove.
     present = [role for role in roles if role.iam_role is not None]
-    for role, (state, error) in zip(present, run_all(lambda role: read_role_state(iam_client, role), present, ERRORS)):
+    for role, (state, error) in zip(present, run_all(lambda role: read_role_state(iam_client, role), present)):
         role.state = state
         if error is not None:
             problems.append(problem(role.workloads, error))
@@ -375,7 +373,7 @@ def apply_role(client, role, check_mode):
                 changed = ensure_inline_policy(client, name, change[1], state.documents[change[1]], role_plan.inline[change[1]], check_mode)
             if changed:
                 written.append(change)
-    except ERRORS as e:
+    except ITEM_ERRORS as e:
         return Applied(iam_role, profile_arns, written, e)
     return Applied(iam_role, profile_arns, written, None)
 

@@ -49,7 +49,7 @@ _ACTION_RE = re.compile(r"^(?:\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$")
 _SID_RE = re.compile(r"^[A-Za-z0-9]{1,100}$")
 
 
-class PolicyError(Exception):
+class PolicyError(ValueError):
     """Input or stored policy that cannot be used. The message says what is wrong and what to do."""
 
 

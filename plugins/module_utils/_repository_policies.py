@@ -12,7 +12,6 @@ one write at most (plus re-writes after a concurrent writer, see
 and planned before any write; then the changed ones are written side by side.
 """
 
-from ansible_collections.pullaccess.aws.plugins.module_utils._aws import ITEM_ERRORS
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import InvalidRequestError
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import run_all
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import apply_policy
@@ -29,8 +28,6 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import vali
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_principal
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_sid
 
-#: What planning or writing one repository may fail with without stopping the others.
-ERRORS = (PolicyError,) + ITEM_ERRORS
 #: The options of one statement request.
 STATEMENT_KEYS = ("sid", "state", "principals", "actions", "effect", "conditions", "purge_principals")
 #: What an entry of ``statements`` takes from the task when it leaves it out.
@@ -157,12 +154,12 @@ def plan_policies(client, requests, delete_empty_policy, region):
         apply_change = statement_change(request.statements, delete_empty_policy, request.notes)
         return plan_policy(client, request.repository, apply_change, request.registry_id, region)
 
-    return run_all(plan, requests, errors=ERRORS)
+    return run_all(plan, requests)
 
 
 def apply_policies(client, changes, **write_options):
     """Write the planned changes side by side (``_ecr.apply_policy``): ``[(PolicyChange, error)]``."""
-    return run_all(lambda change: apply_policy(client, change, **write_options), changes, errors=ERRORS)
+    return run_all(lambda change: apply_policy(client, change, **write_options), changes)
 
 
 def policy_result(change, request):
