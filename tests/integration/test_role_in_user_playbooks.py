@@ -13,10 +13,10 @@ FOREIGN = {"Sid": "CiPush", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam
            "Action": ["ecr:PutImage", "ecr:UploadLayerPart"]}
 
 
-def inventory(services=SERVICES):
+def inventory(services=SERVICES, verify_delay=0.2):
     """App servers reached over SSH (a closed port), whose host vars also declare their Lightsail workload."""
     return {"all": {
-        "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": 0.2},
+        "vars": {"ecr_pull_access_region": "us-east-1", "ecr_pull_access_verify_delay": verify_delay},
         "children": {"app": {
             "vars": {
                 "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_ssh_timeout": 2,
@@ -144,16 +144,37 @@ def test_tags_run_or_skip_the_role(ansible, fleet):
     assert_granted(aws, SERVICES)
 
 
-def test_strategy_free_gives_the_same_grants(ansible, fleet):
-    aws = fleet
-    run = ansible.play(play(role_tasks=IMPORT, extra={"strategy": "free"}), inventory=inventory())
+COLLECT = "Collect the play's workloads and what to read"
+
+
+def collected(run):
+    """Host -> the workloads (by host) its run of the role's AWS work took."""
+    return {r.host: sorted(w["host"] for w in r["ansible_facts"]["__ecr_pull_access_workloads"]) for r in run.results if r.name == COLLECT}
+
+
+def test_linear_works_once_for_the_batch(ansible, fleet):
+    run = ansible.play(play(role_tasks=IMPORT), inventory=inventory())
     assert run.rc == 0, run.stdout
+    assert collected(run) == {"app0": SERVICES}
+    assert {r.host for r in run.results if r.name == "Report this workload's pull access" and r.changed} == set(SERVICES)
+
+
+def test_strategy_free_gives_the_same_grants(ansible, fleet):
+    """Under strategy free Ansible runs run_once tasks for every host, each host's results overwriting
+    the others': each host must work for its own workload alone, the hosts writing side by side."""
+    aws = fleet
+    free = play(role_tasks=IMPORT, extra={"strategy": "free"})
+    run = ansible.play(free, inventory=inventory(verify_delay=1.0))
+    assert run.rc == 0, run.stdout
+    assert collected(run) == {name: [name] for name in SERVICES}
+    assert {r.host for r in run.results if r.name == "Report this workload's pull access" and r.changed} == set(SERVICES)
     assert_granted(aws, SERVICES)
     mark = aws.mark()
-    again = ansible.play(play(role_tasks=IMPORT, extra={"strategy": "free"}), inventory=inventory())
+    again = ansible.play(free, inventory=inventory(verify_delay=1.0))
     assert again.rc == 0, again.stdout
     assert aws.requests(since=mark, mutating=True) == []
-    revoke = ansible.play(play(role_tasks=IMPORT, extra={"strategy": "free"}), inventory=inventory(),
-                          extravars={"ecr_pull_access_state": "absent"})
+    assert not [r for r in again.results if r.name == "Report this workload's pull access" and r.changed]
+    revoke = ansible.play(free, inventory=inventory(verify_delay=1.0), extravars={"ecr_pull_access_state": "absent"})
     assert revoke.rc == 0, revoke.stdout
+    assert collected(revoke) == {name: [name] for name in SERVICES}
     assert_granted(aws, [])
