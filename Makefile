@@ -109,7 +109,7 @@ demo: install
 
 BENCH_VENV := $(BUILD)/bench/awscli-venv
 # Add --baseline-sample 0 to run the AWS CLI baseline on all 100 services (about 20 more minutes).
-BENCH_ARGS ?= --sizes 10,100 --baseline-sample 10
+BENCH_ARGS ?= --sizes 10,100,1000 --shape base --modes shared,account --baseline-sample 10
 
 # The baseline's AWS CLI pins botocore exactly: it gets its own venv (with matplotlib for the chart).
 $(BENCH_VENV)/.installed: tests/bench/requirements.txt | $(BIN)/.installed

@@ -416,11 +416,12 @@ def _policy_batches(changes):
 
 def _unknown_principals(workloads, principals):
     """The present Lightsail workloads whose puller ARN is not known: what a dry run cannot put
-    into the policy diffs, as ``{"host", "name", "sid", "repositories"}``."""
+    into the policy diffs, as ``{"host", "name", "sid", "repositories"}``. The account mode's
+    statement names no ARN, so its workloads are in the diffs all the same."""
     return [
         {"host": w["host"], "name": w["name"], "sid": w["sid"], "repositories": [ref["name"] for ref in w["repositories"]]}
         for w in workloads
-        if w["type"] == "lightsail" and w["state"] == "present" and not _principal_of(w, principals)
+        if w["type"] == "lightsail" and w["state"] == "present" and w["statement_mode"] != "account" and not _principal_of(w, principals)
     ]
 
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Draw ``results.png`` from ``results.json`` (written by run_bench.py).
+"""Draw ``results.png`` from ``results.json`` (written by run_bench.py): API calls and seconds
+against fleet size, one line per statement mode and phase, with the safe floor and the AWS CLI
+procedure beside them.
 
 Run with the bench venv's Python (matplotlib, Agg backend)::
 
@@ -15,44 +17,45 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
 
+PHASE_COLOURS = {"check": "#2ca02c", "cold": "#1f77b4", "converged": "#ff7f0e", "revoke": "#9467bd"}
+MODE_STYLES = {"account": "-", "shared": "--", "workload": ":"}
+
+
+def series(entries, mode, phase, key):
+    points = sorted((entry["services"], entry[key]) for entry in entries
+                    if entry["mode"] == mode and entry["phase"] == phase and entry.get(key) is not None)
+    return [size for size, _value in points], [value for _size, value in points]
+
 
 def draw(results, png):
-    entries = results["results"]
-    labels = [f"{entry['services']}\n{entry['phase']}" for entry in entries]
-    positions = list(range(len(entries)))
-    width = 0.27
+    entries = [entry for entry in results["results"] if "refused" not in entry]
     figure, (calls_axis, time_axis) = plt.subplots(1, 2, figsize=(14, 6.5))
-
-    def baseline(key):
-        return [entry.get(key) or 0 for entry in entries]
-
-    calls_axis.bar([p - width for p in positions], [entry["floor_calls"] for entry in entries], width, label="floor", color="#9e9e9e")
-    calls_axis.bar(positions, [entry["calls_total"] for entry in entries], width, label="pullaccess.aws", color="#1f77b4")
-    calls_axis.bar([p + width for p in positions], baseline("baseline_calls_total"), width, label="AWS CLI procedure", color="#d62728")
-    calls_axis.bar(positions, [entry["writes"] for entry in entries], width * 0.5, label="of which writes (ours)", color="#0b3c5d")
-    calls_axis.bar([p + width for p in positions], baseline("baseline_writes"), width * 0.5, label="of which writes (AWS CLI)", color="#7f1010")
+    modes = sorted({entry["mode"] for entry in entries})
+    phases = [phase for phase in PHASE_COLOURS if any(entry["phase"] == phase for entry in entries)]
+    for mode in modes:
+        for phase in phases:
+            style = dict(color=PHASE_COLOURS[phase], linestyle=MODE_STYLES.get(mode, "-"), marker="o")
+            calls_axis.plot(*series(entries, mode, phase, "calls_total"), label=f"ours {phase} ({mode})", **style)
+            time_axis.plot(*series(entries, mode, phase, "seconds"), label=f"ours {phase} ({mode})", **style)
+        sizes, floors = series(entries, mode, "cold", "safe_floor_calls")
+        calls_axis.plot(sizes, floors, color="#7f7f7f", linestyle=MODE_STYLES.get(mode, "-"), marker="x", label=f"safe floor, cold ({mode})")
+    for phase, colour in (("cold", "#d62728"),):
+        sizes, calls = series(entries, modes[0], phase, "baseline_calls_total")
+        calls_axis.plot(sizes, calls, color=colour, linestyle="-.", marker="s", label=f"AWS CLI procedure, {phase} (~ extrapolated)")
+        sizes, seconds = series(entries, modes[0], phase, "baseline_seconds")
+        time_axis.plot(sizes, seconds, color=colour, linestyle="-.", marker="s", label=f"AWS CLI procedure, {phase} (~ extrapolated)")
     calls_axis.set_title("API calls per run")
-    calls_axis.set_yscale("symlog", linthresh=10)
-    calls_axis.set_ylabel("calls (symlog)")
-
-    time_axis.bar([p - width / 2 for p in positions], [entry["seconds"] for entry in entries], width, label="pullaccess.aws", color="#1f77b4")
-    time_axis.bar([p + width / 2 for p in positions], baseline("baseline_seconds"), width, label="AWS CLI procedure", color="#d62728")
-    for position, entry in zip(positions, entries):
-        if entry.get("speedup"):
-            text = f"{'~' if entry.get('baseline_extrapolated') else ''}{entry['speedup']}x"
-            time_axis.annotate(text, (position + width / 2, entry["baseline_seconds"]), ha="center", va="bottom", fontsize=8)
-    time_axis.set_title("wall-clock seconds per run (~ = extrapolated baseline)")
-    time_axis.set_yscale("log")
+    calls_axis.set_ylabel("calls (log)")
+    time_axis.set_title("wall-clock seconds per run")
     time_axis.set_ylabel("seconds (log)")
-
     for axis in (calls_axis, time_axis):
-        axis.set_xticks(positions)
-        axis.set_xticklabels(labels, fontsize=8)
-        axis.set_xlabel("Lightsail services / phase")
-        axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
-        axis.grid(axis="y", alpha=0.3)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("Lightsail services (ECS workloads: a tenth as many)")
+        axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
+        axis.grid(alpha=0.3, which="both")
     meta = results["machine"]
-    figure.suptitle(f"pullaccess.aws on emulated AWS: nproc {meta['nproc']}, Python {meta['python']}, "
+    figure.suptitle(f"pullaccess.aws on emulated AWS, fleet shape {meta.get('shape', 'pairs')}: nproc {meta['nproc']}, Python {meta['python']}, "
                     f"ANSIBLE_FORKS={meta['forks']}, puller delay {meta['puller_delay']} s, {meta['date']}", fontsize=10)
     figure.tight_layout()
     figure.savefig(png, dpi=110)

@@ -1,15 +1,18 @@
 #!/usr/bin/env python
 """`make bench`: API calls and wall-clock time of the shipped playbooks on a fleet, against the emulators.
 
-For each fleet size N it seeds an account on the rig (moto + the Lightsail emulator, loopback
-only) with 10 ECR repositories (one carrying a foreign statement that must stay), N Lightsail
-container services (service i pulls from repositories i % 10 and (i + 1) % 10) and a mix of
-ECS Fargate workloads (max(2, N // 10): by role name with an inline policy, and by task
-definition with the AWS managed policy), then measures:
+For each statement mode and fleet size N it seeds an account on the rig (moto + the Lightsail
+emulator, loopback only) with ECR repositories (the first carrying a foreign statement that must
+stay), N Lightsail container services and max(2, N // 10) ECS Fargate workloads (by role name with
+an inline policy, and by task definition with the AWS managed policy). Two fleet shapes:
+``pairs`` (10 repositories; workload i pulls from repositories i % 10 and (i + 1) % 10) and
+``base`` (a repository ``base`` that every workload pulls from, plus one of 10 others). Then it
+measures:
 
 * ours: ``ansible-playbook pullaccess.aws.grant`` as a dry run (--check --diff, on the fresh
   fleet), a cold grant, a converged re-run, and ``pullaccess.aws.revoke``;
-* the floor: the calls each phase strictly needs, from the declarations and the state before it;
+* the floor: the calls each phase strictly needs, from the declarations and the state before it,
+  and the safe floor: the floor plus what fail-early and lost-update protection strictly need;
 * the baseline: the same fleet done the way the Lightsail guide's AWS CLI procedure does it, one
   workload at a time (``aws`` from ``build/bench/awscli-venv``), on a freshly seeded account.
 
@@ -58,13 +61,33 @@ FLOOR_DEFINITION = (
     "Floor = the calls the change strictly needs, from the declarations and the state before the phase: "
     "reads = one per Lightsail service + one per ECS role + one per ECS task definition used + one per repository "
     "whose policy the fleet touches (a dry run: only repositories it can predict, i.e. with a declaring service whose "
-    "puller ARN exists already); writes = one per puller role switched + one per ECS role whose permissions change "
-    "+ one per repository whose policy changes (none at all on a converged run or a dry run)."
+    "puller ARN exists already, or in the account mode all); writes = one per puller role switched + one per ECS role "
+    "whose permissions change + one per repository whose policy changes (none at all on a converged run or a dry run)."
 )
+SAFE_FLOOR_DEFINITION = (
+    "Safe floor = the floor + two reads for each repository whose policy changes: its policy is read once to plan "
+    "and check it before the first write (fail early), once right before the write (so the change applies to what "
+    "is there, not to an old read) and once after it (to see that no other writer replaced it): three reads and "
+    "one write in all."
+)
+MODES = ("workload", "shared", "account")
+AWS_MODULES = ("pullaccess.aws.lightsail_ecr_puller", "pullaccess.aws.ecs_execution_role_ecr", "pullaccess.aws.ecr_repo_policy_statement")
+SHAPES = ("pairs", "base")
+# The account mode's statement (and only it) names "*": it lets every puller role of the account
+# in the Region pull, limited by conditions.
+EVERYONE = "*"
 
 
 class BenchError(RuntimeError):
     """A step of the benchmark failed; the message says which and why."""
+
+
+class PlaybookFailed(BenchError):
+    """ansible-playbook failed; ``output`` is what it printed."""
+
+    def __init__(self, message, output):
+        super().__init__(message)
+        self.output = output
 
 
 def log(text):
@@ -75,16 +98,24 @@ def log(text):
 
 
 class Fleet:
-    """The declarations of one scenario: repositories, Lightsail services, ECS workloads."""
+    """The declarations of one scenario: repositories, Lightsail services, ECS workloads, and the
+    statement mode they are written in."""
 
-    def __init__(self, services, repositories):
-        self.repositories = [f"bench/repo-{index:02d}" for index in range(repositories)]
-        count = len(self.repositories)
-        self.services = [
-            {"name": f"bench-svc-{index:03d}",
-             "repositories": sorted({self.repositories[index % count], self.repositories[(index + 1) % count]})}
-            for index in range(services)
-        ]
+    def __init__(self, services, repositories, shape="pairs", mode="shared"):
+        self.shape, self.mode = shape, mode
+        others = [f"bench/repo-{index:02d}" for index in range(repositories)]
+        count = len(others)
+        if shape == "base":
+            self.repositories = ["bench/base"] + others
+
+            def pulls(index):
+                return ["bench/base", others[index % count]]
+        else:
+            self.repositories = others
+
+            def pulls(index):
+                return sorted({others[index % count], others[(index + 1) % count]})
+        self.services = [{"name": f"bench-svc-{index:03d}", "repositories": pulls(index)} for index in range(services)]
         self.ecs = []
         for index in range(max(2, services // 10)):
             by_task_definition = index % 2 == 1
@@ -93,7 +124,7 @@ class Fleet:
                 "role": f"bench-ecs-{index:02d}-execution",
                 "task_definition": f"bench-ecs-{index:02d}" if by_task_definition else None,
                 "permissions": "managed" if by_task_definition else "inline",
-                "repositories": sorted({self.repositories[index % count], self.repositories[(index + 1) % count]}),
+                "repositories": pulls(index),
             })
 
     @property
@@ -122,7 +153,7 @@ class Fleet:
                 host["ecr_pull_access_ecs_role_name"] = workload["role"]
             ecs[workload["name"]] = host
         return {"all": {
-            "vars": {"ecr_pull_access_region": REGION},
+            "vars": {"ecr_pull_access_region": REGION, "ecr_pull_access_statement_mode": self.mode},
             "children": {
                 "lightsail": {"vars": {"ecr_pull_access_type": "lightsail"}, "hosts": lightsail},
                 "ecs_fargate": {"vars": {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_launch_type": "fargate"}, "hosts": ecs},
@@ -198,33 +229,51 @@ def snapshot(rig, fleet):
     return {"pullers": pullers, "policies": policies, "permissions": permissions}
 
 
+def repository_changes(fleet, state, phase):
+    """How many repository policies the phase must change."""
+    if phase == "check":
+        return 0
+    grant = phase != "revoke"
+    changed = 0
+    for name in fleet.touched_repositories():
+        present = principals_of(state["policies"][name])
+        declared = [state["pullers"][service["name"]] for service in fleet.services if name in service["repositories"]]
+        if fleet.mode == "account":
+            # One statement for every puller of the account; a revoke keeps it (see the README).
+            changes = grant and EVERYONE not in present
+        elif grant:
+            changes = any(not puller["active"] or puller["arn"] not in present for puller in declared)
+        else:
+            changes = any(puller["arn"] and puller["arn"] in present for puller in declared)
+        changed += int(changes)
+    return changed
+
+
 def floor(fleet, state, phase):
-    """(reads, writes) the phase strictly needs; see FLOOR_DEFINITION."""
+    """(reads, writes, safe floor calls) the phase strictly needs; see FLOOR_DEFINITION and SAFE_FLOOR_DEFINITION."""
     repositories = fleet.touched_repositories()
     reads = len(fleet.services) + len(fleet.ecs) + sum(1 for workload in fleet.ecs if workload["task_definition"])
     if phase == "check":
-        # Before a puller role is active its ARN does not exist, so no policy can be predicted for it.
-        known = [service for service in fleet.services if state["pullers"][service["name"]]["arn"]]
-        return reads + len(fleet.touched_repositories(known)), 0
+        # Before a puller role is active its ARN does not exist, so no policy can be predicted for
+        # it, except in the account mode, whose statement names no ARN.
+        known = [service for service in fleet.services if fleet.mode == "account" or state["pullers"][service["name"]]["arn"]]
+        reads += len(fleet.touched_repositories(known))
+        return reads, 0, reads
     reads += len(repositories)
     grant = phase != "revoke"
     writes = sum(1 for service in fleet.services if state["pullers"][service["name"]]["active"] != grant)
     writes += sum(1 for workload in fleet.ecs if state["permissions"][workload["name"]] != grant)
-    for name in repositories:
-        present = principals_of(state["policies"][name])
-        declared = [state["pullers"][service["name"]] for service in fleet.services if name in service["repositories"]]
-        if grant:
-            changes = any(not puller["active"] or puller["arn"] not in present for puller in declared)
-        else:
-            changes = any(puller["arn"] and puller["arn"] in present for puller in declared)
-        writes += int(changes)
-    return reads, writes
+    policy_writes = repository_changes(fleet, state, phase)
+    writes += policy_writes
+    return reads, writes, reads + writes + 2 * policy_writes
 
 
-def verify(fleet, state, granted, services=None, ecs=None):
-    """What is wrong with the state after a grant (``granted``) or a revoke; [] when all is right."""
+def verify(fleet, state, granted, services=None, ecs=None, mode=None):
+    """What is wrong with the state after a grant (``granted``) or a revoke; [] when all is right.
+    ``mode``: the statement mode the policies are written in (the fleet's by default)."""
     services = fleet.services if services is None else services
     ecs = fleet.ecs if ecs is None else ecs
+    mode = mode or fleet.mode
     problems = []
     for service in services:
         puller = state["pullers"][service["name"]]
@@ -235,16 +284,19 @@ def verify(fleet, state, granted, services=None, ecs=None):
             problems.append(f"{workload['name']}: pull permissions present={state['permissions'][workload['name']]}")
     for name in fleet.repositories:
         policy = state["policies"][name]
+        declared = [service for service in services if name in service["repositories"]]
         expected = set()
-        if granted:
-            expected = {state["pullers"][service["name"]]["arn"] for service in services if name in service["repositories"]}
+        if mode == "account" and declared:
+            expected = {EVERYONE}  # granted, and kept by a revoke
+        elif granted:
+            expected = {state["pullers"][service["name"]]["arn"] for service in declared}
         if name == fleet.repositories[0]:
             if not policy or FOREIGN_STATEMENT not in policy.get("Statement", []):
                 problems.append(f"{name}: the foreign statement is gone or changed")
             expected.add(FOREIGN_PRINCIPAL)
         if principals_of(policy) != expected:
             problems.append(f"{name}: principals {sorted(principals_of(policy))} != expected {sorted(expected)}")
-        if not granted and name != fleet.repositories[0] and policy is not None:
+        if not expected and policy is not None:
             problems.append(f"{name}: a policy is left after the revoke: {policy}")
     return problems
 
@@ -306,24 +358,36 @@ class Playbooks:
         with open(log_path, encoding="utf-8") as stream:
             text = stream.read()
         if result.returncode != 0:
-            raise BenchError(f"ansible-playbook {name} {' '.join(options)} failed ({result.returncode}); end of {log_path}:\n{text[-4000:]}")
-        return seconds, recap(text), task_times(timer_path, started, seconds)
+            raise PlaybookFailed(f"ansible-playbook {name} {' '.join(options)} failed ({result.returncode}); end of {log_path}:\n{text[-4000:]}",
+                                 text)
+        return seconds, recap(text), *task_times(timer_path, started, seconds)
 
 
 def task_times(path, started, seconds):
     """Where a run's wall-clock time went: Ansible's start-up (process start to first task), each
-    task name's summed spans, and the end (last task to process exit)."""
+    task name's summed spans, and the end (last task to process exit); and the same time split
+    into start-up and end, per-host tasks (run on more than one host), this collection's modules
+    (run once for the batch) and the rest (planning, includes: once for the batch)."""
     try:
         with open(path, encoding="utf-8") as stream:
             timer = json.load(stream)
     except (OSError, ValueError):
-        return {}
+        return {}, {}
     spans = collections.OrderedDict()
-    spans["(ansible-playbook start-up, inventory)"] = timer["tasks"][0]["start"] - started if timer["tasks"] else 0.0
+    startup = timer["tasks"][0]["start"] - started if timer["tasks"] else 0.0
+    end = max(0.0, started + seconds - timer["end"])
+    spans["(ansible-playbook start-up, inventory)"] = startup
+    split = {"start-up and end": startup + end, "per-host tasks": 0.0, "module runs": 0.0, "checks and planning (once)": 0.0}
     for task in timer["tasks"]:
         spans[task["name"]] = spans.get(task["name"], 0.0) + task["seconds"]
-    spans["(end of run, process exit)"] = max(0.0, started + seconds - timer["end"])
-    return {name: round(value, 2) for name, value in spans.items()}
+        if task.get("hosts", 0) > 1:
+            split["per-host tasks"] += task["seconds"]
+        elif task.get("action") in AWS_MODULES:
+            split["module runs"] += task["seconds"]
+        else:
+            split["checks and planning (once)"] += task["seconds"]
+    spans["(end of run, process exit)"] = end
+    return {name: round(value, 2) for name, value in spans.items()}, {name: round(value, 2) for name, value in split.items()}
 
 
 def recap(text):
@@ -336,15 +400,29 @@ def recap(text):
 
 
 def run_ours(rig, fleet, playbooks, inventory, workdir):
+    """The phases in RUN_ORDER; a fleet whose policies cannot fit the mode's statements must be
+    refused before any write, and the phases after the refusal are not run."""
     results = {}
     for phase in RUN_ORDER:
         state = snapshot(rig, fleet)
-        floor_reads, floor_writes = floor(fleet, state, phase)
+        floor_reads, floor_writes, safe_floor = floor(fleet, state, phase)
         playbook = "pullaccess.aws.revoke" if phase == "revoke" else "pullaccess.aws.grant"
         options = ["--check", "--diff"] if phase == "check" else []
         log(f"  ours   {phase:9} ansible-playbook {playbook} {' '.join(options)}".rstrip() + " ...")
         start = rig.mark()
-        seconds, summary, tasks = playbooks.run(playbook, inventory, options, os.path.join(workdir, f"ansible-{phase}.log"))
+        began = time.monotonic()
+        try:
+            seconds, summary, tasks, split = playbooks.run(playbook, inventory, options, os.path.join(workdir, f"ansible-{phase}.log"))
+        except PlaybookFailed as failure:
+            if "character limit" not in failure.output:
+                raise
+            writes = [entry for entry in window(rig, start, rig.mark()) if entry["mutating"]]
+            if writes:
+                raise BenchError(f"ours, {phase}: refused over the size limit, but after {len(writes)} writes") from failure
+            message = re.search(r"(the policy of repository .*? characters, over the \d+-character limit)", failure.output)
+            results[phase] = {"refused": message.group(1) if message else "over the policy size limit", "seconds": round(time.monotonic() - began, 2)}
+            log(f"         {phase:9} refused before any write: {results[phase]['refused']}")
+            break
         entries = window(rig, start, rig.mark())
         dump(os.path.join(workdir, f"requests-ours-{phase}.json"), entries)
         figures = count(entries)
@@ -358,9 +436,12 @@ def run_ours(rig, fleet, playbooks, inventory, workdir):
         if phase in ("converged", "check") and figures["writes"]:
             log(f"  WARNING: {figures['writes']} write calls in the {phase} phase: {figures['operations']}")
         results[phase] = dict(figures, seconds=round(seconds, 2), floor_reads=floor_reads, floor_writes=floor_writes,
-                              floor_calls=floor_reads + floor_writes, changed_hosts=summary["changed_hosts"], hosts=summary["hosts"], tasks=tasks)
+                              floor_calls=floor_reads + floor_writes, safe_floor_calls=safe_floor, changed_hosts=summary["changed_hosts"],
+                              hosts=summary["hosts"], tasks=tasks, split=split)
         log(f"         {phase:9} {seconds:7.1f} s  {figures['calls_total']:5} calls ({figures['reads']} reads, {figures['writes']} writes)"
-            f"  floor {floor_reads + floor_writes} ({floor_reads} / {floor_writes})  hosts changed {summary['changed_hosts']}/{summary['hosts']}")
+            f"  floor {floor_reads + floor_writes} ({floor_reads} / {floor_writes}), safe floor {safe_floor}"
+            f"  hosts changed {summary['changed_hosts']}/{summary['hosts']}")
+        log("                   " + ", ".join(f"{name} {spent:.1f} s" for name, spent in split.items()))
         for name, spent in sorted(tasks.items(), key=lambda item: -item[1])[:4]:
             log(f"                   {spent:6.1f} s  {name}")
     return results
@@ -516,7 +597,7 @@ def run_baseline(rig, fleet, aws, sample, poll):
         measured = count(entries)
         commands = aws.commands - commands_before
         per_command = (aws.command_seconds - command_seconds_before) / max(commands, 1)
-        problems = verify(fleet, snapshot(rig, fleet), granted=grant, services=services, ecs=ecs)
+        problems = verify(fleet, snapshot(rig, fleet), granted=grant, services=services, ecs=ecs, mode="workload")
         if problems:
             raise BenchError(f"baseline, {phase}: wrong state afterwards:\n  " + "\n  ".join(problems[:20]))
         figures = dict(measured)
@@ -562,27 +643,40 @@ def extrapolate(entries, spans, totals):
 def scenario_entries(fleet, ours, baseline):
     entries = []
     for phase in PHASES:
-        mine = ours[phase]
+        mine = ours.get(phase)
+        if mine is None:
+            continue
         entry = {
-            "name": f"fleet-{len(fleet.services)}-{phase}",
+            "name": f"{fleet.shape}-{fleet.mode}-{len(fleet.services)}-{phase}",
+            "shape": fleet.shape,
+            "mode": fleet.mode,
             "services": len(fleet.services),
             "ecs_workloads": len(fleet.ecs),
             "workloads": fleet.workloads,
             "repositories": len(fleet.repositories),
             "phase": phase,
+            "seconds": mine["seconds"],
+        }
+        if "refused" in mine:
+            entry["refused"] = mine["refused"]
+            entries.append(entry)
+            continue
+        entry.update({
             "calls_total": mine["calls_total"],
             "reads": mine["reads"],
             "writes": mine["writes"],
             "floor_calls": mine["floor_calls"],
             "floor_reads": mine["floor_reads"],
             "floor_writes": mine["floor_writes"],
-            "seconds": mine["seconds"],
+            "safe_floor_calls": mine["safe_floor_calls"],
+            "safe_floor_ratio": round(mine["calls_total"] / mine["safe_floor_calls"], 2) if mine["safe_floor_calls"] else None,
             "seconds_per_workload": round(mine["seconds"] / fleet.workloads, 3),
             "operations": mine["operations"],
             "errors": mine["errors"],
             "changed_hosts": mine["changed_hosts"],
             "tasks_seconds": mine["tasks"],
-        }
+            "time_split": mine["split"],
+        })
         theirs = (baseline or {}).get(phase)
         if theirs:
             entry.update({
@@ -619,21 +713,30 @@ def machine():
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
+def fleet_label(entry):
+    return f"{entry['services']} Lightsail + {entry['ecs_workloads']} ECS, {entry['shape']}, {entry['mode']}"
+
+
 def markdown(entries, meta):
+    shapes = {"pairs": "each workload pulls from 2 of 10 repositories", "base": "each workload pulls from `base` and 1 of 10 others"}
     lines = [
         f"Machine: nproc {meta['nproc']}, Python {meta['python']}, ansible-core {meta['ansible_core']}, {meta['awscli']}; {meta['date']}.",
         f"Emulators on loopback; puller activation delay {meta['puller_delay']} s; ANSIBLE_FORKS={meta['forks']}; "
-        f"{meta['repositories']} repositories, each service pulls from 2.",
+        f"fleet shape {meta['shape']} ({shapes[meta['shape']]}); statement modes {', '.join(meta['modes'])}.",
         "",
-        "| fleet | phase | API calls (reads / writes) | floor (reads / writes) | seconds | s / workload "
+        "| fleet, shape, mode | phase | API calls (reads / writes) | floor (reads / writes) | safe floor (ratio) | seconds | s / workload "
         "| AWS CLI calls (reads / writes) | AWS CLI seconds | speedup |",
-        "| --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: |",
+        "| --- | --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: |",
     ]
     footnote = False
     for entry in entries:
-        fleet = f"{entry['services']} Lightsail + {entry['ecs_workloads']} ECS"
-        row = [fleet, entry["phase"], f"{entry['calls_total']} ({entry['reads']} / {entry['writes']})",
+        if "refused" in entry:
+            lines.append(f"| {fleet_label(entry)} | {entry['phase']} | refused before any write: {entry['refused']} | | | {entry['seconds']:.1f} "
+                         "| | | | |")
+            continue
+        row = [fleet_label(entry), entry["phase"], f"{entry['calls_total']} ({entry['reads']} / {entry['writes']})",
                f"{entry['floor_calls']} ({entry['floor_reads']} / {entry['floor_writes']})",
+               f"{entry['safe_floor_calls']} ({entry['safe_floor_ratio']}x)",
                f"{entry['seconds']:.1f}", f"{entry['seconds_per_workload']:.2f}"]
         if "baseline_calls_total" in entry:
             mark = "~" if entry["baseline_extrapolated"] else ""
@@ -645,12 +748,13 @@ def markdown(entries, meta):
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append(FLOOR_DEFINITION)
+    lines.append(SAFE_FLOOR_DEFINITION + " Ratio = our calls / the safe floor.")
     lines.append("Phases: check = `pullaccess.aws.grant --check --diff` on the fresh fleet (the guide has no dry run: n/a); "
                  "cold = first grant; converged = the same grant again; revoke = `pullaccess.aws.revoke`. "
                  "AWS CLI = the Lightsail guide's procedure scripted one workload at a time on a fresh copy of the fleet "
-                 "(a re-run repeats every command); speedup = AWS CLI seconds / ours.")
-    commands = [(entry["services"], entry["phase"], entry["baseline_commands"], entry["baseline_seconds_per_command"])
-                for entry in entries if "baseline_commands" in entry]
+                 "(a re-run repeats every command; the same for every statement mode); speedup = AWS CLI seconds / ours.")
+    commands = sorted({(entry["services"], entry["phase"], entry["baseline_commands"], entry["baseline_seconds_per_command"])
+                       for entry in entries if "baseline_commands" in entry})
     if commands:
         text = ", ".join(f"{size} {phase} {number} commands at {per:.2f} s" for size, phase, number, per in commands)
         lines.append(f"AWS CLI commands run (one `aws` process each) and mean seconds per command: {text}.")
@@ -664,26 +768,34 @@ def markdown(entries, meta):
 
 
 def time_markdown(entries, top=3):
-    """Where ours spends its wall-clock time: Ansible start-up and the longest tasks, per phase."""
-    lines = ["Where the time goes (ours; task spans summed over the run, forks in parallel):", "",
-             "| fleet | phase | seconds | longest parts |", "| --- | --- | ---: | --- |"]
+    """Where ours spends its wall-clock time: per-host tasks against module runs, and the longest tasks."""
+    split_names = ("start-up and end", "per-host tasks", "module runs", "checks and planning (once)")
+    lines = ["Where the time goes (ours; task spans summed over the run, forks in parallel). Per-host tasks run once for every "
+             "host (the report of each host's change); module runs are this collection's AWS modules, once for the batch; "
+             "checks and planning: the declaration check of every host, the plans and includes, once for the batch:",
+             "", "| fleet, shape, mode | phase | seconds | " + " | ".join(split_names) + " | longest tasks |",
+             "| --- | --- | ---: |" + " ---: |" * len(split_names) + " --- |"]
     for entry in entries:
+        if "refused" in entry:
+            continue
         parts = sorted(entry.get("tasks_seconds", {}).items(), key=lambda item: -item[1])[:top]
         text = "; ".join(f"{name.split(' : ', 1)[-1]} {spent:.1f} s" for name, spent in parts)
-        lines.append(f"| {entry['services']} Lightsail + {entry['ecs_workloads']} ECS | {entry['phase']} | {entry['seconds']:.1f} | {text} |")
+        split = entry.get("time_split", {})
+        lines.append(f"| {fleet_label(entry)} | {entry['phase']} | {entry['seconds']:.1f} | "
+                     + " | ".join(f"{split.get(name, 0.0):.1f}" for name in split_names) + f" | {text} |")
     return "\n".join(lines)
 
 
 def operations_markdown(entries):
     """Calls by (service, operation) for each fleet and phase, ours and the baseline's."""
     blocks = []
-    for size in sorted({entry["services"] for entry in entries}):
-        rows = [entry for entry in entries if entry["services"] == size]
+    for key in sorted({(entry["mode"], entry["services"]) for entry in entries if "refused" not in entry}):
+        rows = [entry for entry in entries if (entry["mode"], entry["services"]) == key and "refused" not in entry]
         columns = [(f"ours {entry['phase']}", entry["operations"]) for entry in rows]
         columns += [(f"{'~' if entry['baseline_extrapolated'] else ''}CLI {entry['phase']}", entry["baseline_operations"])
                     for entry in rows if "baseline_operations" in entry]
         names = sorted({name for _label, ops in columns for name in ops})
-        block = [f"Calls by operation, {rows[0]['services']} Lightsail + {rows[0]['ecs_workloads']} ECS:", "",
+        block = [f"Calls by operation, {fleet_label(rows[0])}:", "",
                  "| operation | " + " | ".join(label for label, _ops in columns) + " |",
                  "| --- |" + " ---: |" * len(columns)]
         for name in names:
@@ -700,9 +812,13 @@ def operations_markdown(entries):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--sizes", default="10,100", help="Lightsail services per fleet, comma-separated (default 10,100)")
+    parser.add_argument("--sizes", default="10,100,1000", help="Lightsail services per fleet, comma-separated (default 10,100,1000)")
+    parser.add_argument("--shape", choices=SHAPES, default="base",
+                        help="base: every workload pulls from base + 1 of the others (default); pairs: from 2 of the others")
+    parser.add_argument("--modes", default="shared,account",
+                        help=f"statement modes to run, comma-separated, of {', '.join(MODES)} (default shared,account)")
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench"), help="output directory (default build/bench)")
-    parser.add_argument("--repositories", type=int, default=10, help="ECR repositories (default 10)")
+    parser.add_argument("--repositories", type=int, default=10, help="ECR repositories besides base (default 10)")
     parser.add_argument("--puller-delay", type=float, default=0.5, help="emulated puller activation time, s (default 0.5)")
     parser.add_argument("--poll", type=float, default=0.5, help="baseline: seconds between get-container-services polls (default 0.5)")
     parser.add_argument("--forks", type=int, default=10, help="ANSIBLE_FORKS (default 10)")
@@ -718,6 +834,9 @@ def parse_args(argv):
         parser.error("--sizes takes comma-separated integers, e.g. 10,100")
     if not args.sizes or min(args.sizes) < 1 or args.repositories < 2:
         parser.error("sizes must be positive and there must be at least 2 repositories")
+    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if not args.modes or set(args.modes) - set(MODES):
+        parser.error(f"--modes takes comma-separated statement modes of {', '.join(MODES)}")
     args.out = os.path.abspath(args.out)
     args.bench_venv = os.path.abspath(args.bench_venv or os.path.join(args.out, "awscli-venv"))
     args.collections_path = args.collections_path or os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.path.join(ROOT, "build", "collections")
@@ -757,35 +876,39 @@ def main(argv=None):
         sys.exit(f"bench: pullaccess.aws is not installed in {args.collections_path} (make install)")
     meta = machine()
     meta.update(awscli="no baseline" if args.no_baseline else aws_version(aws_executable), puller_delay=args.puller_delay,
-                forks=args.forks, repositories=args.repositories, baseline_sample=args.baseline_sample)
-    log(f"bench: sizes {args.sizes}, {args.repositories} repositories, puller delay {args.puller_delay} s, ANSIBLE_FORKS={args.forks}, "
+                forks=args.forks, repositories=args.repositories, baseline_sample=args.baseline_sample, shape=args.shape, modes=args.modes)
+    log(f"bench: sizes {args.sizes}, shape {args.shape}, modes {args.modes}, puller delay {args.puller_delay} s, ANSIBLE_FORKS={args.forks}, "
         f"nproc {meta['nproc']}, Python {meta['python']}, ansible-core {meta['ansible_core']}, {meta['awscli']}")
     entries = []
+    baselines = {}
     began = time.monotonic()
     with Rig.start(os.path.join(args.out, "rig"), puller_delay=args.puller_delay) as rig:
         log(f"rig: moto {rig.moto_url}, lightsail {rig.lightsail_url}")
-        for size in args.sizes:
-            fleet = Fleet(size, args.repositories)
-            workdir = os.path.join(args.out, f"fleet-{size}")
-            os.makedirs(workdir, exist_ok=True)
-            inventory = os.path.join(workdir, "inventory.json")
-            with open(inventory, "w", encoding="utf-8") as stream:
-                json.dump(fleet.inventory(), stream, indent=1)
-            log(f"\n== fleet {fleet.label()} workloads, {len(fleet.repositories)} repositories ({time.monotonic() - began:.0f} s so far)")
-            seed(rig, fleet)
-            rig.lightsail_config(puller_delay=args.puller_delay)
-            ours = run_ours(rig, fleet, Playbooks(rig, workdir, args.forks, args.collections_path), inventory, workdir)
-            baseline = None
-            if not args.no_baseline:
+        for mode in args.modes:
+            for size in args.sizes:
+                fleet = Fleet(size, args.repositories, shape=args.shape, mode=mode)
+                workdir = os.path.join(args.out, f"fleet-{args.shape}-{mode}-{size}")
+                os.makedirs(workdir, exist_ok=True)
+                inventory = os.path.join(workdir, "inventory.json")
+                with open(inventory, "w", encoding="utf-8") as stream:
+                    json.dump(fleet.inventory(), stream, indent=1)
+                log(f"\n== fleet {fleet.label()} workloads, {len(fleet.repositories)} repositories, shape {args.shape}, "
+                    f"statement mode {mode} ({time.monotonic() - began:.0f} s so far)")
                 seed(rig, fleet)
                 rig.lightsail_config(puller_delay=args.puller_delay)
-                aws = AwsCli(aws_executable, rig.env(base=os.environ), workdir)
-                baseline = run_baseline(rig, fleet, aws, args.baseline_sample, args.poll)
-            entries.extend(scenario_entries(fleet, ours, baseline))
+                ours = run_ours(rig, fleet, Playbooks(rig, workdir, args.forks, args.collections_path), inventory, workdir)
+                # The guide's procedure does not depend on our statement mode: run it once per size.
+                if not args.no_baseline and size not in baselines:
+                    seed(rig, fleet)
+                    rig.lightsail_config(puller_delay=args.puller_delay)
+                    aws = AwsCli(aws_executable, rig.env(base=os.environ), workdir)
+                    baselines[size] = run_baseline(rig, fleet, aws, args.baseline_sample, args.poll)
+                entries.extend(scenario_entries(fleet, ours, baselines.get(size)))
     meta["total_seconds"] = round(time.monotonic() - began, 1)
     json_path = os.path.join(args.out, "results.json")
     with open(json_path, "w", encoding="utf-8") as stream:
-        json.dump({"machine": meta, "floor_definition": FLOOR_DEFINITION, "results": entries}, stream, indent=2)
+        json.dump({"machine": meta, "floor_definition": FLOOR_DEFINITION, "safe_floor_definition": SAFE_FLOOR_DEFINITION,
+                   "results": entries}, stream, indent=2)
     table = markdown(entries, meta)
     details = time_markdown(entries) + "\n\n" + operations_markdown(entries)
     with open(os.path.join(args.out, "results.md"), "w", encoding="utf-8") as stream:

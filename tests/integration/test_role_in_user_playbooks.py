@@ -144,7 +144,7 @@ def test_tags_run_or_skip_the_role(ansible, fleet):
     assert_granted(aws, SERVICES)
 
 
-COLLECT = "Collect the play's workloads and what to read"
+COLLECT = "Collect the workloads and what to read"
 
 
 def collected(run):
@@ -178,3 +178,34 @@ def test_strategy_free_gives_the_same_grants(ansible, fleet):
     assert revoke.rc == 0, revoke.stdout
     assert collected(revoke) == {name: [name] for name in SERVICES}
     assert_granted(aws, [])
+
+
+def test_declarations_are_read_as_each_host_sees_them(ansible, fleet):
+    """The declaration check runs once for the batch, yet takes each host's variables as a task of
+    the role on that host sees them: include_role vars override the inventory for every host."""
+    aws = fleet
+    assert ansible.play(play(role_tasks=INCLUDE), inventory=inventory()).rc == 0
+    assert_granted(aws, SERVICES)
+    revoke = [{"name": "Pull access", "ansible.builtin.include_role": {"name": "pullaccess.aws.ecr_pull_access"},
+               "vars": {"ecr_pull_access_state": "absent"}}]
+    run = ansible.play(play(role_tasks=revoke), inventory=inventory())
+    assert run.rc == 0, run.stdout
+    assert_granted(aws, [])
+
+
+def test_every_bad_declaration_is_named_at_once(ansible, fleet):
+    aws = fleet
+    hosts = inventory()
+    app = hosts["all"]["children"]["app"]["hosts"]
+    app["app1"] = {"ecr_pull_access_state": "gone"}
+    app["app4"] = {"ecr_pull_access_exclusve": True}
+    mark = aws.mark()
+    # rolespec_validate: false leaves the argument spec to the role's own check (ansible-core's would fail app1 alone).
+    unvalidated = [{"name": "Pull access", "ansible.builtin.import_role": {"name": "pullaccess.aws.ecr_pull_access", "rolespec_validate": False}}]
+    run = ansible.play(play(role_tasks=unvalidated), inventory=hosts)
+    assert run.rc != 0
+    check = run.task("Check every workload's declaration")
+    assert check.failed and "2 of 6 hosts" in check.msg, check
+    assert "host app1: value of ecr_pull_access_state must be one of: present, absent, got: gone" in check.msg, check
+    assert "host app4: unknown variables ecr_pull_access_exclusve" in check.msg, check
+    assert aws.requests(since=mark) == []

@@ -281,6 +281,12 @@ class Together:
             if self.rig.requests(since=mark, mutating=True):
                 return
             failed = {hosts[r.host]: r.msg for r in run.results if r.failed and r.host in hosts}
+            # The declaration check fails once for the batch, one line per host ("host NAME: what to fix").
+            for r in run.results:
+                for line in r.msg.splitlines() if r.failed else []:
+                    found = re.match(r"host (\S+): ", line)
+                    if found and found.group(1) in hosts:
+                        failed[hosts[found.group(1)]] = line
             if not failed:
                 return
             self.settled.update(failed)

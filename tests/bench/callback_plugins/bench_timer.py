@@ -16,8 +16,9 @@ name: bench_timer
 type: aggregate
 short_description: Wall-clock span of each task, for make bench
 description:
-  - Writes a JSON list of tasks (name, start as epoch seconds, seconds until the next task started or the run ended)
-    to the file named by the E(BENCH_TIMER_FILE) environment variable at the end of the run.
+  - Writes a JSON list of tasks (name, action, start as epoch seconds, seconds until the next task started or the
+    run ended, and on how many hosts it ran) to the file named by the E(BENCH_TIMER_FILE) environment variable at
+    the end of the run.
   - Used by C(tests/bench/run_bench.py) only; it is not part of the collection.
 requirements:
   - enabled with ANSIBLE_CALLBACKS_ENABLED=bench_timer and ANSIBLE_CALLBACK_PLUGINS pointing at this folder
@@ -36,17 +37,23 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self._tasks = []
 
-    def _begin(self, name):
+    def _begin(self, task):
         now = time.time()
         if self._tasks:
             self._tasks[-1]["seconds"] = now - self._tasks[-1]["start"]
-        self._tasks.append({"name": name, "start": now, "seconds": 0.0})
+        self._tasks.append({"name": task.get_name(), "action": task.action, "start": now, "seconds": 0.0, "hosts": 0})
+
+    def _ran(self, result, *args, **kwargs):
+        if self._tasks:
+            self._tasks[-1]["hosts"] += 1
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._begin(task.get_name())
+        self._begin(task)
 
     def v2_playbook_on_handler_task_start(self, task):
-        self._begin(task.get_name())
+        self._begin(task)
+
+    v2_runner_on_ok = v2_runner_on_failed = v2_runner_on_skipped = v2_runner_on_unreachable = _ran
 
     def v2_playbook_on_stats(self, stats):
         if self._tasks:

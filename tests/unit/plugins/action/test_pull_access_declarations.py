@@ -1,0 +1,34 @@
+"""The declaration check's pure parts: role variables to a declaration, and the one failure message."""
+
+import pytest
+
+from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations import SHOWN_PROBLEMS
+from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations import declaration
+from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations import problems_message
+
+
+@pytest.mark.parametrize("values, expected", [
+    ({"ecr_pull_access_type": "lightsail", "ecr_pull_access_service_name": "web", "ecr_pull_access_repositories": ["app"]},
+     {"type": "lightsail", "name": "web", "repositories": ["app"]}),
+    # Connection, timing and targeting variables are not part of the workload.
+    ({"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "r", "ecr_pull_access_aws_secret_key": "s",
+      "ecr_pull_access_verify_delay": 2.0, "ecr_pull_access_aws_host": "localhost", "ecr_pull_access_hosts": "all"},
+     {"type": "ecs", "ecs_role_name": "r", "name": None}),
+    ({}, {"name": None}),
+])
+def test_declaration(values, expected):
+    assert declaration(values) == expected
+
+
+@pytest.mark.parametrize("count, shown, more", [
+    (1, 1, None),
+    (SHOWN_PROBLEMS, SHOWN_PROBLEMS, None),
+    (SHOWN_PROBLEMS + 5, SHOWN_PROBLEMS, "... and 5 more hosts"),
+])
+def test_problems_message(count, shown, more):
+    problems = [f"host h{i}: wrong" for i in range(count)]
+    lines = problems_message(problems, 100).splitlines()
+    assert lines[0].startswith(f"ecr_pull_access: {count} of 100 hosts declare their pull access wrongly; nothing was changed.")
+    assert lines[1:1 + shown] == problems[:shown]
+    assert (lines[-1] if more else None) == more
+    assert len(lines) == 1 + shown + bool(more)
