@@ -472,14 +472,15 @@ def analyse_repository(repository, context):
 
 def analyse_task_definition(task, repositories_by_arn, context):
     """One ECS task definition: ``(workload, findings)``. ``task``: ``{"arn", "family", "revision",
-    "execution_role_arn", "launch_types", "containers": [{"name", "image"}], "permissions"}``."""
+    "execution_role_arn", "launch_types", "containers": [{"name", "image"}], "permissions"}``
+    (``permissions`` as ``role_identity_allows`` takes them, None when they could not be read)."""
     workload_id = _ecs_workload_id(task)
     role = task.get("execution_role_arn")
     workload = {"id": workload_id, "type": "ecs", "name": f"{task['family']}:{task['revision']}", "task_definition_arn": task.get("arn"),
                 "principal_arn": role or "", "launch_types": task.get("launch_types") or [], "images": [], "repositories": []}
     findings = []
     common = dict(workload=workload_id, principal=role)
-    _, role_account = arn_account(role) if role else (None, None)
+    role_account = arn_account(role)[1] if role else None
     for container in task.get("containers") or []:
         parsed = parse_image(container.get("image"))
         image = {"container_name": container.get("name"), "image": parsed["image"], "full_ecr_uri": parsed["full_ecr_uri"],
@@ -495,8 +496,10 @@ def analyse_task_definition(task, repositories_by_arn, context):
         repo_arn = image_repository_arn(parsed)
         if not role:
             image.update(can_pull=False, reason="the task definition has no execution role")
+        elif task.get("permissions") is None:
+            image.update(reason="the role's permissions were not read (a role of another account)")
         else:
-            allows, via = role_identity_allows(task.get("permissions") or {}, repo_arn)
+            allows, via = role_identity_allows(task["permissions"], repo_arn)
             read = repositories_by_arn.get(repo_arn)
             granted = read is not None and any(
                 g["principal"] == role or g["kind"] == "public" or (g["kind"] == "account" and g["account_id"] == role_account)

@@ -344,3 +344,11 @@ def test_invalid_policy_is_reported_not_raised():
 def test_parse_lightsail_role_arn(arn, expected):
     parsed = names.parse_lightsail_role_arn(arn)
     assert (parsed and (parsed["kind"], parsed["service_name"], parsed["region"])) == expected
+
+
+def test_role_of_another_account_is_not_reported_as_unable():
+    definition = dict(task([OWN_IMAGE]), permissions=None)
+    result = audit_engine.audit(REGION, ACCOUNT, [], task_definitions=[definition])
+    assert codes(result) == []
+    assert result["workloads"][0]["images"][0]["can_pull"] is None
+    assert "not read" in result["workloads"][0]["images"][0]["reason"]
