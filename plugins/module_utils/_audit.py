@@ -313,7 +313,7 @@ def finding(code, target_type, target, message, **extra):
     """One finding: its catalogue entry (``FINDINGS``) with a target and what was found."""
     severity, title, remedy = FINDINGS[code]
     result = {"code": code, "severity": severity, "title": title, "target_type": target_type, "target": target,
-              "repository": None, "workload": None, "sid": None, "principal": None, "message": message, "remedy": remedy}
+              "repository": None, "workload": None, "sid": None, "principal": None, "message": message, "remedy": remedy, "details": None}
     result.update(extra)
     return result
 
@@ -466,7 +466,7 @@ def analyse_repository(repository, context):
             f"the policy of repository {name!r} is {size} of {ECR_POLICY_MAX_LENGTH} characters ({result['policy_size_percent']}%); "
             f"about {fits['shared']} more Lightsail workloads fit in the shared mode, {fits['workload']} in the workload mode, "
             "any number in the account mode",
-            repository=name, fits=fits))
+            repository=name, details={"size": size, "limit": ECR_POLICY_MAX_LENGTH, "more_workloads": fits}))
     return result, findings
 
 
@@ -518,7 +518,7 @@ def analyse_task_definition(task, repositories_by_arn, context):
         if image["can_pull"] is False:
             findings.append(finding("ECS_ROLE_CANNOT_PULL", "workload", workload_id,
                                     f"task definition {workload['name']}: role {role or '(none)'} cannot pull image {parsed['image']!r}: "
-                                    f"{image['reason']}", repository=parsed["repository"], **dict(common, principal=role)))
+                                    f"{image['reason']}", repository=parsed["repository"], **common))
         if image["can_pull"] and parsed["repository"] not in workload["repositories"]:
             workload["repositories"].append(parsed["repository"])
     return workload, findings

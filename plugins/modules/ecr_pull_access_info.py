@@ -301,6 +301,11 @@ findings:
     remedy:
       description: What to do.
       type: str
+    details:
+      description:
+        - More about the finding, or V(null). C(POLICY_NEAR_LIMIT) gives C(size), C(limit) and C(more_workloads), how many more
+          Lightsail workloads fit in the C(shared) and C(workload) statement modes (the C(account) mode is of constant size).
+      type: dict
 summary:
   description: Number of findings per severity.
   returned: always

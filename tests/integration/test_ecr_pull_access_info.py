@@ -77,8 +77,8 @@ def seeded(aws):
     """One example of every finding (and a few grants that must not be findings)."""
     aws.lightsail_config(create_delay=0.1)
     web, web_own = service_with_puller(aws, "web")
-    api, _ = service_with_puller(aws, "api")  # active, granted nowhere: unused
-    old, _ = service_with_puller(aws, "old")
+    api = service_with_puller(aws, "api")[0]  # active, granted nowhere: unused
+    old = service_with_puller(aws, "old")[0]
     aws.create_roles(ROLE_OK, ROLE_NONE, f"arn:aws:iam::{TRUSTED}:role/ci", f"arn:aws:iam::{OTHER}:role/ci")
     aws.client("iam").attach_role_policy(RoleName="exec-ok", PolicyArn=MANAGED)
     ecr = aws.client("ecr")
@@ -181,7 +181,7 @@ def test_named_repositories_and_services(ansible, aws, seeded):
 
 def test_clean_account_has_no_findings(ansible, aws):
     aws.lightsail_config(create_delay=0.1)
-    web, _ = service_with_puller(aws, "web")
+    web = service_with_puller(aws, "web")[0]
     aws.create_roles(ROLE_OK)
     aws.client("iam").attach_role_policy(RoleName="exec-ok", PolicyArn=MANAGED)
     put_policy(aws.client("ecr"), "app", statement("PullAccessLightsailShared", {"AWS": [web]}),

@@ -20,6 +20,8 @@ PULLER_GONE = f"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/{REGION}/containers
 PULLER_API = f"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/{REGION}/containers/api/private-repo-access/{'d' * 52}"
 SERVICE_WEB = f"arn:aws:iam::{ACCOUNT}:role/amazon/lightsail/{REGION}/containers/web/{'e' * 52}"
 ECS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
+ACCOUNT_PATTERN = names.lightsail_puller_arn_pattern("aws", ACCOUNT, REGION)
+GOV_PULLER = f"arn:aws-us-gov:iam::{ACCOUNT}:role/amazon/lightsail/us-gov-west-1/containers/x/private-repo-access/id"
 
 
 def service(name, active=True, arn="", state="READY"):
@@ -187,7 +189,7 @@ def test_policy_near_limit_says_what_fits():
     near = [f for f in result["findings"] if f["code"] == "POLICY_NEAR_LIMIT"]
     assert len(near) == 1, result["findings"]
     assert result["repositories"][0]["policy_size_percent"] > 80
-    fits = near[0]["fits"]
+    fits = near[0]["details"]["more_workloads"]
     assert 0 < fits["workload"] < fits["shared"] < 20
     small = audit_engine.audit(REGION, ACCOUNT, [repo("small", [allow({"AWS": principals[:10]})])])
     assert not small["findings"]
@@ -264,7 +266,7 @@ def declared(name, mode="shared", repositories=("app",), state="present"):
         ([allow({"AWS": PULLER_WEB}, Sid=pull_access.workload_sid("lightsail", "web", REGION))], [], [("UNDECLARED_GRANT", "app")]),
         ([allow({"AWS": PULLER_WEB}, Sid="SomeoneElses")], [], []),  # other tools' statements are not drift
         ([allow("*", Sid="PullAccessLightsailAccount", condition={"StringEquals": {"aws:PrincipalAccount": ACCOUNT},
-                                                                  "ArnLike": {"aws:PrincipalArn": names.lightsail_puller_arn_pattern("aws", ACCOUNT, REGION)}})],
+                                                                  "ArnLike": {"aws:PrincipalArn": ACCOUNT_PATTERN}})],
          [declared("web", "account"), declared("api", "account")], []),
         ([], [declared("idle")], [("MISSING_GRANT", "lightsail:idle")]),
         ([], [declared("web", repositories=("nope",))], [("MISSING_GRANT", "lightsail:web")]),
@@ -335,7 +337,7 @@ def test_invalid_policy_is_reported_not_raised():
     [
         (PULLER_WEB, ("puller", "web", REGION)),
         (SERVICE_WEB, ("service", "web", REGION)),
-        (f"arn:aws-us-gov:iam::{ACCOUNT}:role/amazon/lightsail/us-gov-west-1/containers/x/private-repo-access/id", ("puller", "x", "us-gov-west-1")),
+        (GOV_PULLER, ("puller", "x", "us-gov-west-1")),
         (ECS_ROLE, None),
         ("AROAEXAMPLEID1234567", None),
     ],
