@@ -104,8 +104,8 @@ def render_markdown(report):
     if report["findings"]:
         lines += ["| Severity | Code | Region | Target | Statement | What was found | What to do |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for f in report["findings"]:
-            lines.append("| " + " | ".join(_md_cell(v) for v in (f["severity"], f["code"], f["region"], f["target"], f.get("sid"), f["message"],
-                                                                   f["remedy"])) + " |")
+            values = (f["severity"], f["code"], f["region"], f["target"], f.get("sid"), f["message"], f["remedy"])
+            lines.append("| " + " | ".join(_md_cell(v) for v in values) + " |")
     else:
         lines.append("No findings.")
     for region in report["regions"]:
@@ -124,16 +124,16 @@ def render_markdown(report):
 
 def _severity_chart(summary):
     """An inline SVG bar chart of the findings per severity."""
-    width, bar, gap = 360, 18, 6
+    width, bar_height, gap = 360, 18, 6
     most = max(list(summary.values()) + [1])
     rows = []
     for index, severity in enumerate(reversed(SEVERITIES)):
-        y = index * (bar + gap)
+        y = index * (bar_height + gap)
         length = int(250 * summary[severity] / most)
         rows.append(f'<text x="0" y="{y + 13}" font-size="12">{severity}</text>'
-                    f'<rect x="70" y="{y}" width="{length}" height="{bar}" fill="{_SEVERITY_COLOURS[severity]}"/>'
+                    f'<rect x="70" y="{y}" width="{length}" height="{bar_height}" fill="{_SEVERITY_COLOURS[severity]}"/>'
                     f'<text x="{75 + length}" y="{y + 13}" font-size="12">{summary[severity]}</text>')
-    height = len(SEVERITIES) * (bar + gap)
+    height = len(SEVERITIES) * (bar_height + gap)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
             f'aria-label="findings per severity">{"".join(rows)}</svg>')
 
