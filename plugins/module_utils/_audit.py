@@ -270,8 +270,11 @@ def _everyone_grants(statement, index, negated, context):
                                      note=note))
             else:
                 account = pattern.split(":")[4] if pattern.count(":") >= 5 else None
-                grants.append(_grant("pattern", pattern, statement, index, account_id=account if is_account_id(account) else None,
-                                     note=note))
+                if not is_account_id(account):
+                    # arn:aws:iam::*:role/ci is any account's role named ci: only an account or organisation condition limits it.
+                    account = limits["accounts"][0] if len(limits["accounts"]) == 1 else None
+                grants.append(_grant("pattern", pattern, statement, index, account_id=account, note=note,
+                                     any_account=account is None and not limits["accounts"] and not limits["organizations"]))
         return grants
     if limits["accounts"]:
         return [_grant("account", account, statement, index, account_id=account, note=note) for account in limits["accounts"]]
@@ -339,6 +342,10 @@ def grant_findings(repository, grant, context):
     if kind == "public":
         extra = " (Allow with NotPrincipal)" if grant.get("note") else ""
         found.append(finding("PUBLIC_PULL", "repository", repository, f"{where} lets anyone pull{extra}: no condition limits who", **common))
+    if kind == "pattern" and grant.get("any_account"):
+        found.append(finding("PUBLIC_PULL", "repository", repository,
+                             f"{where} lets principals matching {grant['principal']} in any AWS account pull: no condition limits the account",
+                             **common))
     if kind == "unique_id":
         found.append(finding("DELETED_PRINCIPAL", "repository", repository,
                              f"{where} names {grant['principal']}, the unique id AWS shows for a deleted role or user", **common))

@@ -155,6 +155,9 @@ def codes(result):
         ([allow("*")], [("PUBLIC_PULL", "app")]),
         ([allow(not_principal={"AWS": ECS_ROLE})], [("PUBLIC_PULL", "app")]),
         ([allow("*", condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}})], []),
+        ([allow("*", condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}})], [("PUBLIC_PULL", "app")]),
+        ([allow("*", condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}, "StringEquals": {"aws:PrincipalAccount": TRUSTED}})], []),
+        ([allow("*", condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}, "StringEquals": {"aws:PrincipalOrgID": "o-abc123"}})], []),
         ([allow({"AWS": f"arn:aws:iam::{OTHER}:root"})], [("UNTRUSTED_ACCOUNT", "app")]),
         ([allow({"AWS": f"arn:aws:iam::{TRUSTED}:root"})], []),
         ([allow("*", condition={"StringEquals": {"aws:PrincipalAccount": OTHER}})], [("UNTRUSTED_ACCOUNT", "app")]),
@@ -166,7 +169,8 @@ def codes(result):
         ([allow({"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"}, action="ecr:*")], []),  # not a workload statement
         ([allow({"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"}, action=PULL + ["ecr:PutImage"], Sid="PullAccessEcsShared")], [("BROAD_ACTIONS", "app")]),
     ],
-    ids=["clean", "public", "not-principal", "org-limited", "cross-account", "trusted-account", "cross-account-condition", "unique-id",
+    ids=["clean", "public", "not-principal", "org-limited", "any-account-pattern", "any-account-pattern-account-limited",
+         "any-account-pattern-org-limited", "cross-account", "trusted-account", "cross-account-condition", "unique-id",
          "stale-service-gone", "stale-reactivated", "service-principal", "broad-actions", "broad-non-workload", "broad-owned-statement"],
 )
 def test_repository_findings(statements, expected):
