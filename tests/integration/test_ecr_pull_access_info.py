@@ -211,3 +211,29 @@ def test_bad_input_fails_clearly(ansible, aws, args, message):
     result = run(ansible, aws, **args)
     assert result.failed, result
     assert message in result.msg, result.msg
+
+
+def test_cross_account_registry(ansible, aws):
+    """registry_id reads another account's registry: its repository policy decides whether this
+    account's ECS role can pull an image from it."""
+    other_ecr = aws.account_client("ecr", OTHER)
+    aws.create_roles(ROLE_OK)
+    aws.client("iam").attach_role_policy(RoleName="exec-ok", PolicyArn=MANAGED)
+    put_policy(other_ecr, "base", statement("AppRole", {"AWS": ROLE_OK}))
+    put_policy(other_ecr, "closed")
+    ecs = aws.client("ecs")
+    task_definition(ecs, "uses-base", ROLE_OK, [f"{OTHER}.dkr.ecr.{REGION}.amazonaws.com/base:1"])
+    task_definition(ecs, "uses-closed", ROLE_OK, [f"{OTHER}.dkr.ecr.{REGION}.amazonaws.com/closed:1"])
+    args = {"registry_id": OTHER, "lightsail": False, "task_definitions": ["uses-base", "uses-closed"]}
+    result = run(ansible, aws, **args)
+    assert not result.failed, result
+    assert result["account_id"] == OTHER
+    assert [r["name"] for r in result["repositories"]] == ["base", "closed"]
+    assert [(g["kind"], g["account_id"]) for g in result["repositories"][0]["grants"]] == [("ecs_role", ACCOUNT)]
+    workloads = {w["id"]: w["repositories"] for w in result["workloads"]}
+    assert workloads == {"ecs:uses-base:1": ["base"], "ecs:uses-closed:1": []}
+    found = sorted((f["code"], f["target"]) for f in result["findings"])
+    # The registry's own account is trusted; this account is not (unless listed).
+    assert found == [("ECS_ROLE_CANNOT_PULL", "ecs:uses-closed:1"), ("UNTRUSTED_ACCOUNT", "base")], dump(result["findings"])
+    trusted = run(ansible, aws, trusted_accounts=[ACCOUNT], **args)
+    assert [f["code"] for f in trusted["findings"]] == ["ECS_ROLE_CANNOT_PULL"]
