@@ -417,6 +417,15 @@ def role_identity_allows(permissions, repo_arn):
     return False, "no attached or inline policy allows ecr:BatchGetImage on the repository"
 
 
+def _permissions_summary(permissions):
+    """What a workload reports of its role's permissions: the managed policies that let it pull
+    and the names of its inline policies (None when they were not read)."""
+    if permissions is None:
+        return None
+    managed = [arn for arn in permissions.get("attached") or [] if str(arn).rsplit("/", 1)[-1] in PULL_MANAGED_POLICIES]
+    return {"pull_managed_policies": sorted(managed), "inline_policies": sorted(permissions.get("inline") or {})}
+
+
 def _ecs_workload_id(task):
     return f"ecs:{task['family']}:{task['revision']}"
 
@@ -484,7 +493,8 @@ def analyse_task_definition(task, repositories_by_arn, context):
     workload_id = _ecs_workload_id(task)
     role = task.get("execution_role_arn")
     workload = {"id": workload_id, "type": "ecs", "name": f"{task['family']}:{task['revision']}", "task_definition_arn": task.get("arn"),
-                "principal_arn": role or "", "launch_types": task.get("launch_types") or [], "images": [], "repositories": []}
+                "principal_arn": role or "", "launch_types": task.get("launch_types") or [], "images": [], "repositories": [],
+                "role_permissions": _permissions_summary(task.get("permissions"))}
     findings = []
     common = dict(workload=workload_id, principal=role)
     role_account = arn_account(role)[1] if role else None

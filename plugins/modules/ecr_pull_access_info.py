@@ -62,6 +62,8 @@ options:
   trusted_accounts:
     description:
       - Accounts besides the registry's own that may pull without a C(UNTRUSTED_ACCOUNT) finding.
+      - The registry's own account is always trusted; when O(registry_id) names another account, list the caller's
+        account here if its workloads are meant to pull from that registry.
     type: list
     elements: str
     default: []
@@ -236,6 +238,12 @@ workloads:
       description: ECS only, the launch types the task definition requires (or its service uses).
       type: list
       elements: str
+    role_permissions:
+      description:
+        - ECS only, what the execution role has that lets it pull, C(pull_managed_policies) (attached AWS managed policies that
+          allow pulling) and C(inline_policies) (names of its inline policies, the one M(pullaccess.aws.ecs_execution_role_ecr)
+          writes included); V(null) for a role of another account, which these credentials cannot read.
+      type: dict
     images:
       description: ECS only, one entry per container with C(container_name), C(image), C(full_ecr_uri), C(repository),
         C(registry_id), C(can_pull) (V(null) when it cannot be told) and C(reason).

@@ -358,3 +358,17 @@ def test_role_of_another_account_is_not_reported_as_unable():
     assert codes(result) == []
     assert result["workloads"][0]["images"][0]["can_pull"] is None
     assert "not read" in result["workloads"][0]["images"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    "permissions, expected",
+    [
+        ({"attached": [MANAGED, "arn:aws:iam::123456789012:policy/other"], "inline": {}}, {"pull_managed_policies": [MANAGED], "inline_policies": []}),
+        ({"attached": [], "inline": INLINE}, {"pull_managed_policies": [], "inline_policies": ["ecr-pull"]}),
+        (None, None),
+    ],
+    ids=["managed", "inline", "not-read"],
+)
+def test_ecs_workload_reports_role_permissions(permissions, expected):
+    result = audit_engine.audit(REGION, ACCOUNT, [], task_definitions=[dict(task([OWN_IMAGE]), permissions=permissions)])
+    assert result["workloads"][0]["role_permissions"] == expected
