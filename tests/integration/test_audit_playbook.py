@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+import jsonschema
 import pytest
 
 from integration.conftest import REPO_ROOT
@@ -66,6 +67,8 @@ class Parsed(html.parser.HTMLParser):
 def read_report(directory):
     with open(os.path.join(directory, "report.json"), encoding="utf-8") as handle:
         report = json.load(handle)
+    with open(os.path.join(REPO_ROOT, "docs", "audit-report.schema.json"), encoding="utf-8") as handle:
+        jsonschema.Draft202012Validator(json.load(handle)).validate(report)
     with open(os.path.join(directory, "report.md"), encoding="utf-8") as handle:
         markdown = handle.read()
     parser = Parsed()

@@ -164,7 +164,8 @@ def test_every_finding_of_the_seeded_account(ansible, aws, seeded):
     assert workloads["ecs:app-bad:1"]["repositories"] == []
     assert workloads["ecs:app-ok:1"]["role_permissions"] == {"pull_managed_policies": [MANAGED], "inline_policies": []}
     assert workloads["ecs:app-bad:1"]["role_permissions"] == {"pull_managed_policies": [], "inline_policies": []}
-    assert workloads["ecs:app-bad:1"]["launch_types"] == ["FARGATE"]
+    # Required by the task definition, then the launch type of the cluster service using it (EC2, the default).
+    assert workloads["ecs:app-bad:1"]["launch_types"] == ["FARGATE", "EC2"]
     cells = {(c["repository"], c["workload"]): c["kind"] for c in result["matrix"]["cells"]}
     assert cells[("app", "lightsail:web")] == "lightsail_puller"
     assert cells[("public-repo", "lightsail:web")] == "public"

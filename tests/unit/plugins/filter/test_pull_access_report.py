@@ -75,3 +75,36 @@ def test_values_are_escaped():
     assert HOSTILE in "".join(parser.text)
     row = [line for line in rendered["markdown"].splitlines() if "DELETED_PRINCIPAL" in line][0]
     assert "|y" not in row.replace("\\|y", "")
+
+
+SCHEMA_PATH = __file__.rsplit("/tests/", 1)[0] + "/docs/audit-report.schema.json"
+
+
+def schema():
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_schema_lists_every_finding_code():
+    from ansible_collections.pullaccess.aws.plugins.module_utils._audit import FINDINGS  # pylint: disable=import-outside-toplevel
+    assert sorted(schema()["$defs"]["code"]["enum"]) == sorted(FINDINGS)
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [[PUBLIC, HOSTILE_SID], [], [dict(PUBLIC, Principal={"AWS": [f"arn:aws:iam::{ACCOUNT}:role/r{i:04d}-{'x' * 40}" for i in range(115)]})]],
+    ids=["findings", "empty-policy", "near-limit-details"],
+)
+def test_report_matches_the_documented_schema(statements):
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator.check_schema(schema())
+    report = pull_access_report([info_result(statements)], "high")["report"]
+    jsonschema.Draft202012Validator(schema()).validate(json.loads(json.dumps(report)))
+
+
+def test_schema_refuses_an_unknown_key():
+    jsonschema = pytest.importorskip("jsonschema")
+    report = pull_access_report([info_result([PUBLIC])], "high")["report"]
+    report["findings"][0]["extra"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema()).validate(json.loads(json.dumps(report)))
