@@ -511,8 +511,11 @@ def analyse_task_definition(task, repositories_by_arn, context):
                                         f"{parsed['image']!r}, which ECS pulls from Docker Hub, not ECR", **common))
             continue
         repo_arn = image_repository_arn(parsed)
-        if not role:
-            image.update(can_pull=False, reason="the task definition has no execution role")
+        if not role and (not workload["launch_types"] or set(workload["launch_types"]) - {"FARGATE"}):
+            # On EC2 and external instances the container instance role pulls when there is no execution role.
+            image.update(reason="no execution role: the container instance role pulls on EC2 and external instances; it was not read")
+        elif not role:
+            image.update(can_pull=False, reason="the task definition has no execution role, which Fargate needs to pull from ECR")
         elif task.get("permissions") is None:
             image.update(reason="the role's permissions were not read (a role of another account)")
         else:

@@ -224,12 +224,15 @@ INLINE = {"ecr-pull": {"Version": "2012-10-17", "Statement": [
         (task([OWN_IMAGE]), [], [("ECS_ROLE_CANNOT_PULL", "ecs:app:1")], []),
         (task([OWN_IMAGE]), [repo("app", [allow({"AWS": ECS_ROLE})])], [], ["app"]),
         (task([OWN_IMAGE], role=None), [], [("ECS_ROLE_CANNOT_PULL", "ecs:app:1")], []),
+        (dict(task([OWN_IMAGE], role=None), launch_types=["EC2"]), [], [], []),  # the instance role pulls; not read
+        (dict(task([OWN_IMAGE], role=None), launch_types=[]), [], [], []),  # no launch type required: may run on EC2
         (task(["nginx:latest"], attached=[MANAGED]), [], [("ECS_IMAGE_NOT_ECR_URI", "ecs:app:1")], []),
         (task(["public.ecr.aws/nginx/nginx:1"], attached=[MANAGED]), [], [], []),
         # Another account's repository: the role's permission is not enough, its policy must allow the role.
         (task([OTHER_IMAGE], attached=[MANAGED]), [], [], []),
     ],
-    ids=["managed", "inline", "inline-other-repository", "no-permission", "repository-policy-grants-role", "no-role", "docker-hub",
+    ids=["managed", "inline", "inline-other-repository", "no-permission", "repository-policy-grants-role", "no-role", "no-role-ec2",
+         "no-role-no-launch-type", "docker-hub",
          "ecr-public", "cross-account-unread"],
 )
 def test_ecs_findings(definition, repositories, expected, pulls):
