@@ -548,7 +548,9 @@ def _declared_principal(workload, services, task_roles):
     if workload["type"] == "lightsail":
         service = (services or {}).get(workload["name"])
         return service["puller_arn"] if service and service["puller_active"] else ""
-    return workload.get("principal") or task_roles.get(workload["name"]) or ""
+    role = workload.get("principal") or workload.get("role_name") or task_roles.get(workload["name"]) or ""
+    # A role given by name (the role's ecr_pull_access_ecs_role_name) matches any role ARN with that name.
+    return role if role.startswith("arn:") or not role else f"*:role/{role}"
 
 
 def drift_findings(declared, repositories, context, task_roles):
@@ -575,7 +577,8 @@ def drift_findings(declared, repositories, context, task_roles):
                 continue
             if sid in SHARED_SIDS.values():
                 for grant in classify_statement(statement, index, context):
-                    if grant["kind"] != "unique_id" and canonical_principal(grant["principal"]) not in principals:
+                    by_name = any(p.startswith("*:role/") and grant["principal"].endswith("/" + p[len("*:role/"):]) for p in principals)
+                    if grant["kind"] != "unique_id" and canonical_principal(grant["principal"]) not in principals and not by_name:
                         findings.append(finding("UNDECLARED_GRANT", "repository", name,
                                                 f"shared statement {sid!r} of repository {name!r} names {grant['principal']}, which no host declares",
                                                 repository=name, sid=sid, principal=grant["principal"]))

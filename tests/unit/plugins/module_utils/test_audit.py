@@ -262,6 +262,12 @@ def declared(name, mode="shared", repositories=("app",), state="present"):
             "state": state, "repositories": [{"name": r, "registry_id": None, "region": REGION} for r in repositories]}
 
 
+def ecs_declared(role_name):
+    return {"type": "ecs", "name": role_name.rsplit("/", 1)[-1], "sid": pull_access.workload_sid("ecs", role_name, REGION), "role_name": role_name,
+            "task_definition": "", "statement_mode": "shared", "state": "present",
+            "repositories": [{"name": "app", "registry_id": None, "region": REGION}]}
+
+
 @pytest.mark.parametrize(
     "statements, workloads, expected",
     [
@@ -275,11 +281,14 @@ def declared(name, mode="shared", repositories=("app",), state="present"):
         ([allow("*", Sid="PullAccessLightsailAccount", condition={"StringEquals": {"aws:PrincipalAccount": ACCOUNT},
                                                                   "ArnLike": {"aws:PrincipalArn": ACCOUNT_PATTERN}})],
          [declared("web", "account"), declared("api", "account")], []),
+        ([allow({"AWS": [ECS_ROLE]}, Sid="PullAccessEcsShared")], [ecs_declared(role_name="ecsTaskExecutionRole")], []),
+        ([allow({"AWS": [ECS_ROLE]}, Sid="PullAccessEcsShared")], [ecs_declared(role_name=ECS_ROLE)], []),
+        ([allow({"AWS": [ECS_ROLE]}, Sid="PullAccessEcsShared")], [ecs_declared(role_name="otherRole")], [("UNDECLARED_GRANT", "app")]),
         ([], [declared("idle")], [("MISSING_GRANT", "lightsail:idle")]),
         ([], [declared("web", repositories=("nope",))], [("MISSING_GRANT", "lightsail:web")]),
     ],
     ids=["in-sync", "undeclared-shared-principal", "missing-shared", "workload-mode", "undeclared-workload-sid", "foreign-ignored",
-         "account-mode", "inactive-puller", "missing-repository"],
+         "account-mode", "ecs-role-by-name", "ecs-role-by-arn", "ecs-other-role", "inactive-puller", "missing-repository"],
 )
 def test_drift(statements, workloads, expected):
     result = audit_engine.audit(REGION, ACCOUNT, [repo("app", statements)], services=SERVICES, declared=workloads, all_repositories=False)
