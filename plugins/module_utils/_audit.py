@@ -200,19 +200,6 @@ class Context:
         #: role ARN -> sorted workload ids (ECS task definitions that use the role)
         self.ecs_roles = ecs_roles or {}
 
-    def puller_owner(self, arn):
-        """The service whose active puller role is ``arn`` (None when none is)."""
-        for name, service in (self.services or {}).items():
-            if service["puller_active"] and service["puller_arn"] == arn:
-                return name
-        return None
-
-    def service_with_principal(self, arn):
-        for name, service in (self.services or {}).items():
-            if service.get("principal_arn") == arn:
-                return name
-        return None
-
 
 def _grant(kind, principal, statement, index, **extra):
     grant = {
@@ -224,6 +211,8 @@ def _grant(kind, principal, statement, index, **extra):
         "statement_index": index,
         "owned": str(statement.get("Sid") or "").startswith(OWNED_SID_PREFIX),
         "conditions": statement.get("Condition"),
+        "note": None,
+        "any_account": False,
     }
     grant.update(extra)
     return grant

@@ -200,6 +200,12 @@ repositories:
         conditions:
           description: The statement's Condition block.
           type: dict
+        note:
+          description: Why a C(public) grant comes from a C(NotPrincipal) statement, or V(null).
+          type: str
+        any_account:
+          description: For a C(pattern), whether it matches principals of any account (no account or organisation condition).
+          type: bool
 workloads:
   description: The Lightsail services and ECS task definitions read, and the repositories (of those read) each can pull from.
   returned: always
