@@ -241,3 +241,22 @@ def test_cross_account_registry(ansible, aws):
     assert found == [("ECS_ROLE_CANNOT_PULL", "ecs:uses-closed:1"), ("UNTRUSTED_ACCOUNT", "base")], dump(result["findings"])
     trusted = run(ansible, aws, trusted_accounts=[ACCOUNT], **args)
     assert [f["code"] for f in trusted["findings"]] == ["ECS_ROLE_CANNOT_PULL"]
+
+
+def test_module_defaults_group(ansible, aws):
+    """The module is in the group/pullaccess.aws.aws action group: module_defaults gives it the
+    region and the credentials (none in the environment), and it runs the same in check mode."""
+    aws.client("ecr").create_repository(repositoryName="app")
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "module_defaults": {"group/pullaccess.aws.aws": {"region": REGION, "access_key": "testing", "secret_key": "testing"}},
+             "tasks": [{"name": "under test", MODULE: {"lightsail": False}}]}]
+    no_credentials = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": ""}
+    for check in (False, True):
+        mark = aws.mark()
+        run = ansible.play(play, env=no_credentials, check=check)
+        assert run.rc == 0, run.stdout
+        result = run.task("under test")
+        assert [r["name"] for r in result["repositories"]] == ["app"] and result["region"] == REGION
+        assert writes(aws, mark) == []
+    del play[0]["module_defaults"]
+    assert ansible.play(play, env=no_credentials).rc != 0
