@@ -165,3 +165,13 @@ def test_fqcn_form_and_bad_options(ansible, aws, tmp_path):
     assert "ecr_pull_access_audit_fail_on to info, low, medium, high" in bad.stdout, bad.stdout
     assert aws.requests(since=mark) == [], "options are checked before anything is read"
     assert not (tmp_path / "bad").exists()
+
+
+def test_check_mode_writes_no_files(ansible, aws, tmp_path):
+    clean_account(aws)
+    mark = aws.mark()
+    run = ansible.play(PLAYBOOK, inventory=inventory(), check=True, extravars={"ecr_pull_access_audit_dir": str(tmp_path / "dry")})
+    assert run.rc == 0, run.stdout
+    assert run.task("Read each Region")["results"][0]["findings"] == []
+    assert not (tmp_path / "dry").exists()
+    assert writes(aws, mark) == []
