@@ -267,3 +267,15 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
             "fewer writers update the same repository at once (see the role's aggregation)"
         )
     )
+
+
+@ECRErrorHandler.common_error_handler("list the repositories of the registry")
+def _list_repositories(client, registry_id):
+    paginator = client.get_paginator("describe_repositories")
+    return paginator.paginate(**({"registryId": registry_id} if registry_id else {})).build_full_result()["repositories"]
+
+
+def list_repositories(client, registry_id=None):
+    """Every repository of a registry (the caller's when ``registry_id`` is None) in the client's
+    region, boto3 shape, read page by page."""
+    return _list_repositories(client, registry_id)

@@ -151,3 +151,25 @@ def describe_execution_role(client, task_definition, region):
         return task, parse_role_reference(task["executionRoleArn"])
     except InvalidReferenceError as e:
         raise InvalidReferenceError(f"task definition {task['taskDefinitionArn']}: {e}") from e
+
+
+@ECSErrorHandler.common_error_handler("list the services of cluster {cluster}")
+def _list_service_arns(client, cluster):
+    return client.get_paginator("list_services").paginate(cluster=cluster).build_full_result()["serviceArns"]
+
+
+@ECSErrorHandler.common_error_handler("describe the services of cluster {cluster}")
+def _describe_services(client, cluster, service_arns):
+    return client.describe_services(cluster=cluster, services=service_arns)["services"]
+
+
+def cluster_task_definitions(client, cluster):
+    """``{task definition ARN: launch type or None}`` of the services of an ECS cluster (ListServices
+    page by page, DescribeServices ten at a time)."""
+    arns = _list_service_arns(client, cluster)
+    found = {}
+    for start in range(0, len(arns), 10):
+        for service in _describe_services(client, cluster, arns[start:start + 10]):
+            if service.get("taskDefinition"):
+                found.setdefault(service["taskDefinition"], service.get("launchType"))
+    return found

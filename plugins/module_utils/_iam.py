@@ -19,6 +19,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import create_iam_i
 from ansible_collections.amazon.aws.plugins.module_utils.iam import detach_iam_role_policy
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_instance_profiles
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
 
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import LAUNCH_TYPES
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import arn_account
@@ -236,3 +237,10 @@ def ensure_instance_profile(client, role, profile_arns, named, check_mode):
         _wait_instance_profile_exists(client, name)
     add_role_to_iam_instance_profile(client, name, name)
     return True, [arn]
+
+
+def read_pull_permissions(client, role_name):
+    """What may let a role pull: ``{"attached": managed policy ARNs, "inline": {name: document}}``
+    (every inline policy, the one this collection writes included)."""
+    inline = {name: get_inline_policy(client, role_name, name) for name in sorted(list_iam_role_policies(client, role_name))}
+    return {"attached": attached_policy_arns(client, role_name), "inline": inline}

@@ -24,6 +24,14 @@ ECR_TOKEN_ACTION = "ecr:GetAuthorizationToken"
 
 WORKLOAD_TYPES = ("lightsail", "ecs")
 
+#: Every statement the collection writes has a Sid starting with this (the role's statement modes:
+#: one statement per workload, one shared per kind of workload, one account-wide for Lightsail).
+OWNED_SID_PREFIX = "PullAccess"
+#: The statement of each kind of workload in the shared mode (as plugins/filter/pull_access.py writes them).
+SHARED_SIDS = {"lightsail": "PullAccessLightsailShared", "ecs": "PullAccessEcsShared"}
+#: The account mode's statement (followed by a hash of the service name pattern unless it is ``*``).
+ACCOUNT_SID = "PullAccessLightsailAccount"
+
 #: Per ECS launch type: the role that pulls images, the service that assumes it, and the AWS
 #: managed policy (path and name under ``arn:<partition>:iam::aws:policy``) that lets it pull.
 LAUNCH_TYPES = {
@@ -84,6 +92,11 @@ _TASK_DEFINITION_RE = re.compile(
 )
 # 1 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.
 _SERVICE_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Lightsail: a container service's own principal and its ECR image puller role.
+_LIGHTSAIL_ROLE_RE = re.compile(
+    r"^arn:(?P<partition>" + PARTITION + r"):iam::(?P<account>\d{12}):role/amazon/lightsail/(?P<region>" + REGION + r")/containers/"
+    r"(?P<service>[^/]+)/(?P<puller>private-repo-access/)?(?P<id>[^/]+)$"
+)
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>" + PARTITION + r"):iam::(?P<account>\d{12}):role(?P<path>/(?:[\x21-\x7e]*/)?)(?P<name>[\w+=,.@-]{1,64})$"
@@ -273,6 +286,29 @@ def validate_service_name(name):
             "digits and hyphens, starting and ending with a letter or digit"
         )
     return None
+
+
+def parse_lightsail_role_arn(arn):
+    """What a Lightsail role ARN is: ``{"kind": "puller" | "service", "partition", "account_id",
+    "region", "service_name"}``, or None for any other ARN. ``puller`` is a service's ECR image puller
+    role (``.../containers/SERVICE/private-repo-access/ID``), ``service`` the service's own principal
+    (``.../containers/SERVICE/ID``), which must never be granted pull access (deployments end as Canceled)."""
+    match = _LIGHTSAIL_ROLE_RE.match(arn) if isinstance(arn, str) else None
+    if not match:
+        return None
+    return {
+        "kind": "puller" if match.group("puller") else "service",
+        "partition": match.group("partition"),
+        "account_id": match.group("account"),
+        "region": match.group("region"),
+        "service_name": match.group("service"),
+    }
+
+
+def lightsail_puller_arn_pattern(partition, account_id, region, service_pattern="*"):
+    """The ARN pattern (``ArnLike``) of the puller roles of ``account_id``'s services in ``region``
+    whose name matches ``service_pattern`` (the role's account statement mode)."""
+    return f"arn:{partition}:iam::{account_id}:role/amazon/lightsail/{region}/containers/{service_pattern}/private-repo-access/*"
 
 
 def parse_task_definition_reference(reference):
