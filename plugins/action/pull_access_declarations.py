@@ -42,10 +42,10 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec={
+        args = self.validate_argument_spec(argument_spec={
             "hosts": {"type": "list", "elements": "str", "required": True},
             "argument_spec": {"type": "dict", "required": True},
-        })
+        })[1]
         spec = {name: {key: value for key, value in option.items() if key not in ("description", "version_added")}
                 for name, option in args["argument_spec"].items()}
         hostvars = task_vars["hostvars"]
