@@ -419,7 +419,7 @@ def run_ours(rig, fleet, playbooks, inventory, workdir):
             writes = [entry for entry in window(rig, start, rig.mark()) if entry["mutating"]]
             if writes:
                 raise BenchError(f"ours, {phase}: refused over the size limit, but after {len(writes)} writes") from failure
-            message = re.search(r"(the policy of repository .*? characters, over the \d+-character limit)", failure.output)
+            message = re.search(r"(policy of repository .*? characters, over the \d+-character limit)", failure.output)
             results[phase] = {"refused": message.group(1) if message else "over the policy size limit", "seconds": round(time.monotonic() - began, 2)}
             log(f"         {phase:9} refused before any write: {results[phase]['refused']}")
             break
