@@ -16,10 +16,13 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import ACCOUNT_SID
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECS_PULL_ACTIONS
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import LAUNCH_TYPES
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import PARTITION
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import OWNED_SID_PREFIX
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import PULL_ACTIONS
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import SHARED_SIDS
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import WORKLOAD_TYPES
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import InvalidReferenceError
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import arn_account
@@ -41,9 +44,6 @@ ECS_PULL_ACTIONS = list(ECS_PULL_ACTIONS)
 
 #: How a repository policy holds the play's workloads (ecr_pull_access_statement_mode).
 STATEMENT_MODES = ("shared", "account", "workload")
-#: The statement of each kind of workload in the shared mode.
-SHARED_SIDS = {"lightsail": "PullAccessLightsailShared", "ecs": "PullAccessEcsShared"}
-ACCOUNT_SID = "PullAccessLightsailAccount"
 _SERVICE_PATTERN_RE = re.compile(r"^[a-z0-9*?-]{1,63}$")
 
 # Stands in, in the policy checks before the puller roles are activated, for a principal ARN that
@@ -68,7 +68,7 @@ def workload_sid(workload_type, name, region):
     words = re.split(r"[^A-Za-z0-9]+", name)
     readable = "".join(word[:1].upper() + word[1:] for word in words if word)[:48]
     digest = hashlib.sha256(f"{workload_type}:{region}:{name}".encode()).hexdigest()[:8]
-    return f"PullAccess{workload_type.capitalize()}{readable}{digest}"
+    return f"{OWNED_SID_PREFIX}{workload_type.capitalize()}{readable}{digest}"
 
 
 def _repository_arn_fields(entry, host):

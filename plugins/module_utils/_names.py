@@ -27,7 +27,7 @@ WORKLOAD_TYPES = ("lightsail", "ecs")
 #: Every statement the collection writes has a Sid starting with this (the role's statement modes:
 #: one statement per workload, one shared per kind of workload, one account-wide for Lightsail).
 OWNED_SID_PREFIX = "PullAccess"
-#: The statement of each kind of workload in the shared mode (as plugins/filter/pull_access.py writes them).
+#: The statement of each kind of workload in the shared mode.
 SHARED_SIDS = {"lightsail": "PullAccessLightsailShared", "ecs": "PullAccessEcsShared"}
 #: The account mode's statement (followed by a hash of the service name pattern unless it is ``*``).
 ACCOUNT_SID = "PullAccessLightsailAccount"
