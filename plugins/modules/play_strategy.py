@@ -21,19 +21,8 @@ description:
 author:
   - pullaccess.aws maintainers (@pullaccess)
 options: {}
-attributes:
-  action:
-    description: The work is done by an action plugin on the controller.
-    support: full
-  check_mode:
-    description: Changes nothing, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Changes nothing, so it has no diff.
-    support: none
-  idempotent:
-    description: Changes nothing and reports no change.
-    support: full
+extends_documentation_fragment:
+  - pullaccess.aws.controller
 notes:
   - Strategies from other collections count as not running C(run_once) once (V(false)), the safe answer for a
     role that then works per host.

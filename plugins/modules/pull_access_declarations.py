@@ -36,19 +36,8 @@ options:
       - Every variable named C(ecr_pull_access_*) that it does not list is reported as misspelt.
     type: dict
     required: true
-attributes:
-  action:
-    description: The work is done by an action plugin on the controller.
-    support: full
-  check_mode:
-    description: Changes nothing, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Changes nothing, so it has no diff.
-    support: none
-  idempotent:
-    description: Changes nothing and reports no change.
-    support: full
+extends_documentation_fragment:
+  - pullaccess.aws.controller
 notes:
   - It reads the hosts' variables through ansible-core's variable manager, as the strategy does for every task.
 """
