@@ -10,6 +10,8 @@ One small helper per ECR call, each with amazon.aws's error handler; botocore re
 writes it and reads it back, writing again when another writer replaced it meanwhile.
 """
 
+import time
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
@@ -177,6 +179,7 @@ class PolicyChange:
         self.after = after
         self.changed = not documents_equivalent(before, after)
         self.attempts = 0
+        self.read_at = None
 
     @property
     def where(self):
@@ -186,6 +189,7 @@ class PolicyChange:
     def read(self, client):
         """The policy as it is now (parsed); remembers the registry id ECR answers with."""
         text, registry_id = get_repository_policy(client, self.repository, self.registry_id, self.region)
+        self.read_at = time.monotonic()
         self.registry_id = self.registry_id or registry_id
         return parse_policy(text, self.where)
 
@@ -231,7 +235,12 @@ def apply_policy(client, change, force=False, propagation_timeout=120, verify_de
         return render_policy(wanted)
 
     transient = jittered_sleeps(propagation_timeout, initial=1.0, maximum=20.0)
-    current = change.read(client)
+    # The read-back, at least three quarters of verify_delay after the write, catches a writer whose
+    # read-to-write gap is shorter than that; a plan read younger than a quarter of it is as fresh as a new one.
+    if change.read_at is not None and time.monotonic() - change.read_at < verify_delay / 4:
+        current = change.before
+    else:
+        current = change.read(client)
     while change.attempts < max_writes:
         wanted = change.wanted(current)
         if documents_equivalent(current, wanted):

@@ -144,12 +144,12 @@ def test_tags_run_or_skip_the_role(ansible, fleet):
     assert_granted(aws, SERVICES)
 
 
-COLLECT = "Collect the workloads and what to read"
+DECLARATIONS = "Check every workload's declaration"
 
 
 def collected(run):
     """Host -> the workloads (by host) its run of the role's AWS work took."""
-    return {r.host: sorted(w["host"] for w in r["ansible_facts"]["__ecr_pull_access_workloads"]) for r in run.results if r.name == COLLECT}
+    return {r.host: sorted(w["host"] for w in r["workloads"]) for r in run.results if r.name == DECLARATIONS}
 
 
 def test_linear_works_once_for_the_batch(ansible, fleet):

@@ -67,6 +67,7 @@ one) are raised by the next writes instead of writing."""
         self.after_write = after_write
         self.failures = list(failures)
         self.writes = []
+        self.reads = 0
 
     def _repository(self, params, operation):
         name = params["repositoryName"]
@@ -76,6 +77,7 @@ one) are raised by the next writes instead of writing."""
 
     def get_repository_policy(self, **params):
         name = self._repository(params, "GetRepositoryPolicy")
+        self.reads += 1
         if self.policies[name] is None:
             raise client_error("RepositoryPolicyNotFoundException", "no policy", "GetRepositoryPolicy")
         return {"registryId": ACCOUNT, "repositoryName": name, "policyText": self.policies[name]}
@@ -289,6 +291,36 @@ def test_apply_gives_up_when_always_replaced():
     assert len(fake.writes) == 4
     assert "after 4 writes: other writers kept replacing it" in raised.value.message
     assert "'app'" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "plan_read_age, verify_delay, reads_before_write",
+    [
+        (0.0, 0.4, 0),  # the plan's read is a tenth of a second old at most: the write goes on from it
+        (1.0, 0.4, 1),  # older than a quarter of verify_delay: read again right before the write
+        (0.0, 0.0, 1),  # no read-back delay: always a fresh read
+    ],
+)
+def test_apply_reads_again_before_the_write_unless_the_plan_read_is_fresh(plan_read_age, verify_delay, reads_before_write):
+    fake = FakeECR({"app": json.dumps(document(FOREIGN))})
+    change = planned_change(fake)
+    change.read_at -= plan_read_age
+    reads_at_plan = fake.reads
+    written = []
+    fake.after_write = lambda f: written.append(f.reads - reads_at_plan)
+    apply_policy(fake, change, verify_delay=verify_delay)
+    assert written == [reads_before_write]
+    assert fake.reads - reads_at_plan == reads_before_write + 1  # and one read-back
+    assert fake.stored() == document(FOREIGN, ours("PullA", [ROLE_A]))
+
+
+def test_apply_on_a_fresh_plan_read_still_catches_an_overwrite():
+    fake = FakeECR({"app": json.dumps(document(FOREIGN))})
+    change = planned_change(fake)
+    fake.after_write = another_writer("Other", times=1)
+    apply_policy(fake, change, verify_delay=0.4)
+    assert len(fake.writes) == 2
+    assert fake.stored() == document(FOREIGN, ours("Other", [ROLE_B]), ours("PullA", [ROLE_A]))
 
 
 def test_apply_unchanged_makes_no_call():
