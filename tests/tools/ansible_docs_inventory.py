@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright: Contributors to the pullaccess.aws collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -9,7 +9,8 @@ pages antsibull-docs writes reference a few labels of Ansible's own docs and the
 other collections (amazon.aws, community.aws in seealso); this inventory maps each such label to
 its page on docs.ansible.com, so the links point where Ansible's docsite has them. A label that is
 neither one of ours, nor a collection plugin label, nor in ANSIBLE_LABELS stays unresolved, and the
-build (sphinx-build -W) fails on it.
+build (sphinx-build -W) fails on it. The same holds for ansible-core's ANSIBLE_* environment
+variables that plugin pages name (documented on Ansible's configuration page, not here).
 
 Usage: ansible_docs_inventory.py RST_DIR OUT_FILE
 """
@@ -32,6 +33,9 @@ ANSIBLE_LABELS = {
 COLLECTION_LABEL = re.compile(r"^ansible_collections\.([a-z0-9_]+)\.([a-z0-9_]+)\.([a-z0-9_]+?)(?:__(.+))?$")
 REF = re.compile(r":ref:`(?:[^`<]*<([^>`]+)>|([^`<]+))`")
 DEFINED = re.compile(r"^\.\. _([^:]+):\s*$", re.M)
+# ansible-core's own settings (an inventory plugin's cache options, say) are documented on its config page.
+ENVVAR_REF = re.compile(r":envvar:`([^`]+)`")
+ENVVAR_DEFINED = re.compile(r"^\.\. envvar:: (\S+)\s*$", re.M)
 
 
 def main(rst_dir, out_file):
@@ -49,6 +53,11 @@ def main(rst_dir, out_file):
         else:
             continue
         lines.append(f"{label} std:label -1 {uri} -")
+    defined_envvars = {name for text in texts for name in ENVVAR_DEFINED.findall(text)}
+    envvars = {ref.replace("\\", "") for text in texts for ref in ENVVAR_REF.findall(text)} - defined_envvars
+    for name in sorted(envvars):
+        if name.startswith("ANSIBLE_"):
+            lines.append(f"{name} std:envvar -1 reference_appendices/config.html#envvar-{name} -")
     header = b"# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n# The remainder of this file is compressed using zlib.\n"
     pathlib.Path(out_file).write_bytes(header + zlib.compress("".join(f"{line}\n" for line in lines).encode()))
 
