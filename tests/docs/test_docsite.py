@@ -73,17 +73,42 @@ class _Page(html.parser.HTMLParser):
         self.text.append(data)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("docsite")
-    subprocess.run([str(ROOT / "tests/tools/build-docsite"), str(out)], check=True, cwd=ROOT)
-    html_dir = out / "html"
+def read_pages(html_dir):
+    """Every HTML page of a built site, parsed."""
     pages = {}
     for path in html_dir.rglob("*.html"):
         page = _Page()
         page.feed(path.read_text(encoding="utf-8"))
         pages[path] = page
-    return html_dir, pages
+    return pages
+
+
+def broken_internal_links(html_dir, pages):
+    """(number of internal links checked, the broken ones): a missing file or a missing anchor in it."""
+    broken = []
+    checked = 0
+    for path, page in pages.items():
+        for link in page.links:
+            url = urllib.parse.urlsplit(link)
+            if url.scheme or url.netloc or link.startswith("mailto:"):
+                continue
+            target = (path.parent / urllib.parse.unquote(url.path)).resolve() if url.path else path
+            checked += 1
+            if not target.exists():
+                broken.append(f"{path.relative_to(html_dir)}: {link} (no such file)")
+            elif url.fragment and target.suffix == ".html":
+                target_page = pages.get(target)
+                if target_page is None or urllib.parse.unquote(url.fragment) not in target_page.ids:
+                    broken.append(f"{path.relative_to(html_dir)}: {link} (no such anchor)")
+    return checked, sorted(broken)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("docsite")
+    subprocess.run([str(ROOT / "tests/tools/build-docsite"), str(out)], check=True, cwd=ROOT)
+    html_dir = out / "html"
+    return html_dir, read_pages(html_dir)
 
 
 def test_every_plugin_and_role_has_a_page(site):
@@ -113,20 +138,19 @@ def test_every_guide_and_playbook_is_documented(site):
 
 def test_internal_links_resolve(site):
     html_dir, pages = site
-    broken = []
-    checked = 0
-    for path, page in pages.items():
-        for link in page.links:
-            url = urllib.parse.urlsplit(link)
-            if url.scheme or url.netloc or link.startswith("mailto:"):
-                continue
-            target = (path.parent / urllib.parse.unquote(url.path)).resolve() if url.path else path
-            checked += 1
-            if not target.exists():
-                broken.append(f"{path.relative_to(html_dir)}: {link} (no such file)")
-            elif url.fragment and target.suffix == ".html":
-                target_page = pages.get(target)
-                if target_page is None or urllib.parse.unquote(url.fragment) not in target_page.ids:
-                    broken.append(f"{path.relative_to(html_dir)}: {link} (no such anchor)")
+    checked, broken = broken_internal_links(html_dir, pages)
     assert checked > 100
-    assert not broken, "broken internal links:\n" + "\n".join(sorted(broken)[:50])
+    assert not broken, "broken internal links:\n" + "\n".join(broken[:50])
+
+
+def test_link_check_finds_missing_pages_and_anchors(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.html").write_text(
+        '<a href="sub/b.html#there">ok</a><a href="sub/b.html#gone">anchor</a><a href="c.html">page</a>'
+        '<a href="https://example.org/x.html">external</a><img src="sub/b.html">',
+        encoding="utf-8",
+    )
+    (tmp_path / "sub/b.html").write_text('<h1 id="there">B</h1><a href="../a.html">back</a><a href="#here">self</a>', encoding="utf-8")
+    checked, broken = broken_internal_links(tmp_path, read_pages(tmp_path))
+    assert checked == 6
+    assert broken == ["a.html: c.html (no such file)", "a.html: sub/b.html#gone (no such anchor)", "sub/b.html: #here (no such anchor)"]
