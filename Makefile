@@ -22,14 +22,15 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check reliability stress test demo bench clean constraints
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check reliability stress test demo bench clean constraints docs docs-lint docs-test
 
 help:
 	@echo "make test      everything: sanity, units, emulator, integration, reliability, lint"
 	@echo "make demo      the main job on embedded, emulated AWS"
 	@echo "make bench     API calls and time on emulated AWS, against the AWS CLI procedure"
 	@echo "make stress    long reliability suite (20 writers x 3 rounds, faults, every kill point)"
-	@echo "make sanity | units | emulator | integration | reliability | lint | build | clean"
+	@echo "make docs      the HTML docsite (antsibull-docs + Sphinx) in build/docs/html"
+	@echo "make sanity | units | emulator | integration | reliability | lint | docs-lint | docs-test | build | clean"
 
 $(BIN)/.installed: tests/requirements.txt tests/constraints.txt
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found" >&2; exit 1; }
@@ -102,7 +103,7 @@ reliability: install
 stress: install
 	PULLACCESS_STRESS=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning tests/reliability
 
-test: sanity units emulator integration reliability lint ee-check
+test: sanity units emulator integration reliability lint ee-check docs-lint docs-test
 
 demo: install
 	$(BIN)/python demo/run_demo.py
@@ -123,3 +124,29 @@ bench: install $(BENCH_VENV)/.installed
 
 clean:
 	rm -rf $(BUILD) tests/output
+
+# antsibull-docs and Sphinx live in their own venv (pinned); ansible-doc is the main venv's.
+DOCS_VENV := $(BUILD)/docs-venv
+DOCS_PATH := $(CURDIR)/$(DOCS_VENV)/bin:$(CURDIR)/$(BIN):$$PATH
+
+$(DOCS_VENV)/.installed: tests/docs-requirements.txt | $(BIN)/.installed
+	rm -rf $(DOCS_VENV)
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r tests/docs-requirements.txt
+	touch $@
+
+# The collection's docs as the Ansible docsite would lint them. Refs are checked against every
+# installed collection (amazon.aws here): antsibull-docs copies dependencies with git, and
+# build/ is ignored, so it would copy amazon.aws empty.
+docs-lint: amazon-aws $(DOCS_VENV)/.installed
+	PATH="$(DOCS_PATH)" ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/amazon.aws \
+	  antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all .
+
+# Built from the installed collection, as a user has it.
+docs: install $(DOCS_VENV)/.installed
+	PATH="$(DOCS_PATH)" tests/tools/build-docsite $(CURDIR)/$(BUILD)/docs
+	@echo "docsite: $(BUILD)/docs/html/index.html"
+
+# Builds the site in a temporary directory and checks its pages and links.
+docs-test: install $(DOCS_VENV)/.installed
+	PATH="$(DOCS_PATH)" $(BIN)/python -m pytest -q -p no:cacheprovider tests/docs

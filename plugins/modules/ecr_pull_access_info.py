@@ -2,7 +2,8 @@
 # -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the pullaccess.aws collection
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 DOCUMENTATION = r"""
 ---
@@ -85,6 +86,17 @@ notes:
     C(aws:PrincipalOrgID), C(aws:PrincipalOrgPaths), C(aws:PrincipalAccount), C(aws:SourceAccount) or
     C(aws:PrincipalArn) (keys in any case, plain or C(ForAnyValue:)); negated, C(...IfExists) and C(ForAllValues:)
     conditions do not limit it.
+seealso:
+  - module: pullaccess.aws.lightsail_ecr_puller
+    description: Activates a Lightsail container service's ECR image puller role and returns the puller's principal ARN.
+  - module: pullaccess.aws.ecr_repo_policy_statement
+    description: Adds a principal (a puller role, or an ECS role of another account) to a repository's policy, as one statement.
+  - module: pullaccess.aws.ecs_execution_role_ecr
+    description: Gives the IAM role that pulls an ECS task's images the ECR pull permissions.
+  - ref: ansible_collections.pullaccess.aws.docsite.guide_role
+    description: >-
+      The role C(pullaccess.aws.ecr_pull_access) and the playbooks C(pullaccess.aws.grant) and C(pullaccess.aws.revoke)
+      do this for a fleet declared in the inventory.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -2,7 +2,8 @@
 # -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the pullaccess.aws collection
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 DOCUMENTATION = r"""
 ---
@@ -179,6 +180,24 @@ notes:
     principal in this module's statement is treated as different from the ARN and rewritten, with a warning.
   - Use O(purge_principals=false) when several tasks (or hosts) share one statement; use one O(sid) per workload
     when each must be revoked on its own. See the collection README for the trade-off.
+seealso:
+  - module: pullaccess.aws.lightsail_ecr_puller
+    description: Activates a Lightsail container service's ECR image puller role and returns the puller's principal ARN.
+  - module: pullaccess.aws.ecs_execution_role_ecr
+    description: Gives the IAM role that pulls an ECS task's images the ECR pull permissions.
+  - module: pullaccess.aws.ecr_pull_access_info
+    description: Reports who can pull from each repository, and what is stale or dangerous.
+  - ref: ansible_collections.pullaccess.aws.docsite.guide_role
+    description: >-
+      The role C(pullaccess.aws.ecr_pull_access) and the playbooks C(pullaccess.aws.grant) and C(pullaccess.aws.revoke)
+      do this for a fleet declared in the inventory.
+  - module: community.aws.ecs_ecr
+    description: >-
+      Manages the repository itself; given its option C(policy) it replaces the whole policy,
+      so leave that out for repositories whose statements this collection owns.
+  - name: Private repository policies in Amazon ECR
+    link: https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policies.html
+    description: The AWS guide to repository policies.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

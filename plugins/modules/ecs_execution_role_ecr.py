@@ -2,7 +2,8 @@
 # -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the pullaccess.aws collection
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 DOCUMENTATION = r"""
 ---
@@ -143,6 +144,21 @@ notes:
   - Repositories in another account (RV(cross_account_repositories)) must also allow the role in their own repository
     policies, which this module does not change; see M(pullaccess.aws.ecr_repo_policy_statement).
   - IAM is eventually consistent; after a role is created the module waits until IAM returns it.
+seealso:
+  - module: pullaccess.aws.ecr_repo_policy_statement
+    description: Adds a principal (a puller role, or an ECS role of another account) to a repository's policy, as one statement.
+  - module: pullaccess.aws.ecr_pull_access_info
+    description: Reports who can pull from each repository, and what is stale or dangerous.
+  - ref: ansible_collections.pullaccess.aws.docsite.guide_role
+    description: >-
+      The role C(pullaccess.aws.ecr_pull_access) and the playbooks C(pullaccess.aws.grant) and C(pullaccess.aws.revoke)
+      do this for a fleet declared in the inventory.
+  - module: amazon.aws.iam_role
+    description: Creates the ECS task execution role or container instance role (trust policy, managed policies).
+  - module: amazon.aws.iam_instance_profile
+    description: The instance profile that carries the container instance role of ECS on EC2.
+  - module: amazon.aws.iam_policy
+    description: Manages a role's other inline policies; this module touches only its own inline policy.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

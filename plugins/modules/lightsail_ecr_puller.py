@@ -2,7 +2,8 @@
 # -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the pullaccess.aws collection
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 DOCUMENTATION = r"""
 ---
@@ -78,6 +79,18 @@ notes:
     RV(principal_arn_known) is V(false), RV(msg) says why, and the diff shows C((known after activation)).
   - Throttling (C(ThrottlingException)) and server errors (C(ServiceException)) are retried by botocore (standard
     retry mode, up to 10 attempts per call).
+seealso:
+  - module: pullaccess.aws.ecr_repo_policy_statement
+    description: Adds a principal (a puller role, or an ECS role of another account) to a repository's policy, as one statement.
+  - module: pullaccess.aws.ecr_pull_access_info
+    description: Reports who can pull from each repository, and what is stale or dangerous.
+  - ref: ansible_collections.pullaccess.aws.docsite.guide_role
+    description: >-
+      The role C(pullaccess.aws.ecr_pull_access) and the playbooks C(pullaccess.aws.grant) and C(pullaccess.aws.revoke)
+      do this for a fleet declared in the inventory.
+  - name: Lightsail container services and Amazon ECR private repositories
+    link: https://docs.aws.amazon.com/lightsail/latest/userguide/amazon-lightsail-container-service-ecr-private-repo-access.html
+    description: The AWS guide to the ECR image puller role.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -1,4 +1,8 @@
 #!/usr/bin/env python
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Draw ``results.png`` from ``results.json`` (written by run_bench.py): API calls and seconds
 against fleet size, one line per statement mode and phase, with the safe floor and the AWS CLI
 procedure beside them.

@@ -1,4 +1,8 @@
 #!/usr/bin/env python
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """`make bench`: API calls and wall-clock time of the shipped playbooks on a fleet, against the emulators.
 
 For each statement mode and fleet size N it seeds an account on the rig (moto + the Lightsail

@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """pullaccess.aws.ecr_pull_access_info through ansible-runner against the rig: a seeded account
 with one example of every finding, a clean account with none, and bad input. The module only
 reads: every run is checked against the rig's request log for mutating calls."""

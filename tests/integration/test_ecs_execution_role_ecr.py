@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """pullaccess.aws.ecs_execution_role_ecr through ansible-runner against moto over HTTP.
 
 moto runs with MOTO_IAM_LOAD_MANAGED_POLICIES=true, so the AWS managed policies exist and

@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """pullaccess.aws.ecs_execution_role_ecr's fleet form (``workloads``) through ansible-runner
 against moto over HTTP: many workloads in one call, everything read and checked before any
 write, one failure message naming every failing workload, results in input order.

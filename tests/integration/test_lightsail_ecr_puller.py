@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """pullaccess.aws.lightsail_ecr_puller through ansible-runner against the rig's Lightsail emulator.
 
 Emulator delays are kept short (the session rig switches the puller role in 0.5 s); tests that

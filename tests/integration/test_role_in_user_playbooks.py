@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The ecr_pull_access role inside a user's own playbook over real (SSH) hosts: the hosts point at
 a closed port on 127.0.0.1 and at a Python that does not exist, so any attempt to reach one fails
 loudly. The role's AWS calls must run on the controller; serial, --limit, tags and strategy free

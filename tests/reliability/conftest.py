@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Reliability suite: concurrency, injected faults, killed runs, bad input and least privilege,
 through ansible-runner against the rig (the integration suite's fixtures, reused).
 

@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Bad input matrix: every malformed declaration and broken AWS-side state gives a clear error
 and writes nothing (asserted from the rig's request log). One test per row; the rows are listed
 in docs/reliability.md, which a test below keeps in step with ROWS.

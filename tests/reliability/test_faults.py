@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Injected faults (throttling, server errors, dropped connections on a third of all calls) and
 runs killed midway: the grant still converges, and the next run completes what a killed one left."""
 

@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The operator's side: the IAM policy in docs/operator-policy.json is exactly what the role
 uses, grant and revoke work with nothing more (under the rig's IAM enforcement, when it has
 one), and no credential value shows up in output, -vvv logs or returned values."""

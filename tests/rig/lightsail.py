@@ -1,3 +1,7 @@
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Emulator of the Amazon Lightsail container-service API (moto and LocalStack have none).
 
 A WSGI app speaking JSON 1.1 (``X-Amz-Target: Lightsail_20161128.<Operation>``) for

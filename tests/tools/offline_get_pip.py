@@ -1,4 +1,8 @@
 #!/usr/bin/env python
+# Copyright: Contributors to the pullaccess.aws collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Place an offline stand-in for the pip bootstrap script that ansible-test downloads.
 
 ``ansible-test --venv`` bootstraps pip in each venv it makes with a ``get-pip.py`` fetched from

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the pullaccess.aws collection
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 """Table-driven tests of the pure helpers behind ecs_execution_role_ecr: image references,
 repository and role references, partitions and the IAM documents."""
