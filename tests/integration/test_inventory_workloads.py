@@ -250,12 +250,12 @@ def test_inventory_lists_what_is_deployed_and_caches_it(ansible, account, tmp_pa
 
     # The second run is served from the cache: no AWS call at all, the same inventory.
     mark = account.mark()
-    again, _ = inventory_list(ansible, source)
+    again = inventory_list(ansible, source)[0]
     assert account.requests(since=mark) == []
     assert again == listed
 
     # Workloads with nothing to grant get hosts only when asked for (no cache: read again).
-    with_empty, _ = inventory_list(ansible, config(tmp_path, workloads_without_repositories="include"))
+    with_empty = inventory_list(ansible, config(tmp_path, workloads_without_repositories="include"))[0]
     assert sorted(with_empty["lightsail"]["hosts"]) == sorted(listed["lightsail"]["hosts"] + list(EMPTY))
     for host, images in EMPTY.items():
         assert with_empty["_meta"]["hostvars"][host] == lightsail_host(account, host, [], images, "NONE" if host == "shop-empty" else "ACTIVE")
@@ -318,5 +318,5 @@ def test_grant_over_the_discovered_inventory(ansible, account, tmp_path):
     assert shared_principals("shared/base") == {SHARED_SID: [pullers["shop-api"]]}
     assert {repo: shared_principals(repo) for repo in before} == before
     assert shared_principals("platform/base", other) == before_other
-    writes = [(r["operation"], r.get("repository")) for r in account.requests(since=mark, mutating=True)]
-    assert [operation for operation, _ in writes] == ["SetRepositoryPolicy"], writes
+    writes = [r["operation"] for r in account.requests(since=mark, mutating=True)]
+    assert writes == ["SetRepositoryPolicy"], writes

@@ -113,8 +113,8 @@ def test_lightsail_workload_reads_the_deployments_asked_for():
                "tags": [{"key": "team", "value": "shop"}],
                "currentDeployment": {"state": "ACTIVE", "version": 1, "containers": {"a": {"image": f"{HERE}/one:1"}}},
                "nextDeployment": {"state": "ACTIVATING", "version": 2, "containers": {"a": {"image": f"{HERE}/two:1"}}}}
-    current, _ = lightsail_workload(service, "us-east-1", ["current"])
-    both, _ = lightsail_workload(service, "us-east-1", ["current", "pending"])
+    current = lightsail_workload(service, "us-east-1", ["current"])[0]
+    both = lightsail_workload(service, "us-east-1", ["current", "pending"])[0]
     assert current["ecr_pull_access_repositories"] == ["one"] and both["ecr_pull_access_repositories"] == ["one", "two"]
     assert (both["workload_tags"], both["workload_pending_deployment_state"], both["workload_account_id"]) == ({"team": "shop"}, "ACTIVATING", ACCOUNT)
 
