@@ -153,7 +153,7 @@ EXAMPLES = r"""
 plugin: pullaccess.aws.workloads
 regions: [us-east-1, eu-west-1]
 
-# ---
+---
 # prod.workloads.aws.yml - only production, grants ahead of pending deployments, cached for an hour
 plugin: pullaccess.aws.workloads
 regions: [us-east-1]
