@@ -140,10 +140,16 @@ def plain(value):
     return value
 
 
+def run_inventory(ansible, source):
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i", source, "--list"]
+    # A source that fails to parse is an error, not an empty inventory with a warning.
+    env = dict(os.environ, **ansible.env({"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}))
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=120)
+
+
 def inventory_list(ansible, source):
     """``ansible-inventory --list`` over a source, as plain JSON, with its warnings."""
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i", source, "--list"]
-    done = subprocess.run(command, env=dict(os.environ, **ansible.env()), capture_output=True, text=True, check=False, timeout=120)
+    done = run_inventory(ansible, source)
     assert done.returncode == 0, done.stderr
     listed = plain(json.loads(done.stdout))
     listed["_meta"].pop("profile", None)  # how ansible-core 2.19+ says it serialised the output
@@ -259,6 +265,23 @@ def test_inventory_lists_what_is_deployed_and_caches_it(ansible, account, tmp_pa
     assert sorted(with_empty["lightsail"]["hosts"]) == sorted(listed["lightsail"]["hosts"] + list(EMPTY))
     for host, images in EMPTY.items():
         assert with_empty["_meta"]["hostvars"][host] == lightsail_host(account, host, [], images, "NONE" if host == "shop-empty" else "ACTIVE")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"ecs_hostname": "{cluster}-{task}"}, "ecs_hostname '{cluster}-{task}' is not a valid host name template"),
+    ({"ecs_hostname": "{service}"}, "two workloads have the host name 'agent'"),
+    ({"non_ecr_images": "fail"}, "image 'busybox' is left out"),
+])
+def test_bad_configuration_is_one_clear_error(ansible, aws, tmp_path, options, message):
+    aws.client("ecs").create_cluster(clusterName="prod")
+    aws.client("ecs").create_cluster(clusterName="edge")
+    task = aws.client("ecs").register_task_definition(family="agent", containerDefinitions=[
+        {"name": "c0", "image": "busybox", "essential": True, "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+    for cluster in ("prod", "edge"):
+        aws.client("ecs").create_service(cluster=cluster, serviceName="agent", taskDefinition=task, desiredCount=1, launchType="EC2")
+    source = config(tmp_path, lightsail=False, workloads_without_repositories="include", **options)
+    done = run_inventory(ansible, source)
+    assert done.returncode != 0 and message in " ".join(done.stderr.split()), done.stderr
 
 
 def test_grant_over_the_discovered_inventory(ansible, account, tmp_path):
