@@ -180,11 +180,6 @@ cache_timeout: 3600
 #   ansible-playbook pullaccess.aws.grant -i prod.workloads.aws.yml
 """
 
-try:
-    import botocore  # pylint: disable=unused-import
-except ImportError:
-    pass  # the base class reports a missing AWS SDK
-
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 
