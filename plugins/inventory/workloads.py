@@ -62,7 +62,8 @@ options:
       - The deployments of a container service whose images are read.
       - V(current) - the deployment that runs.
       - V(pending) - the deployment being activated (the service is C(DEPLOYING)), so that access is granted before a
-        deployment that would fail for lack of it.
+        deployment that would fail for lack of it. This helps when the service's puller role is active already - Lightsail
+        does not update a service while it deploys, so the role waits for the deployment to end before it activates one.
       - V(failed) - the service's latest deployment when it failed (and is newer than the current one); a deployment
         that failed because the puller role could not pull succeeds when deployed again after the grant. One more call
         (C(GetContainerServiceDeployments)) per service.
