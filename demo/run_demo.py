@@ -7,7 +7,9 @@
 
 Starts the rig (moto server + the Lightsail container-service emulator on loopback), creates an
 example account, then runs the grant playbook with --check --diff, for real, and again (all ok),
-prints the resulting repository policies, runs the revoke playbook, and stops the emulators.
+prints the resulting repository policies, runs the revoke playbook; then deploys images whose
+deployment fails for lack of access, shows the inventory the pullaccess.aws.workloads plugin
+discovers from what is deployed, grants from it, deploys again, and stops the emulators.
 """
 
 import json
@@ -15,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -86,19 +89,60 @@ def show_state(rig):
               f"{puller['isActive']}, puller ARN {puller['principalArn'] or '(none)'}")
 
 
-def playbook(rig, name, *options):
-    """Run a playbook shipped in the collection by its FQCN, as a user would."""
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(HERE, "inventory.yml"),
-               name, *options]
-    print(f"$ ansible-playbook {name} -i demo/inventory.yml {' '.join(options)}".rstrip(), flush=True)
+def ansible_env(rig):
     env = rig.env(base=os.environ)
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, "build", "collections"))
     env["ANSIBLE_DEPRECATION_WARNINGS"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_LOCALHOST_WARNING"] = "0"
-    result = subprocess.run(command, env=env, check=False)
+    return env
+
+
+def playbook(rig, name, *options, inventory="inventory.yml"):
+    """Run a playbook shipped in the collection by its FQCN, as a user would."""
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(HERE, inventory),
+               name, *options]
+    print(f"$ ansible-playbook {name} -i demo/{inventory} {' '.join(options)}".rstrip(), flush=True)
+    result = subprocess.run(command, env=ansible_env(rig), check=False)
     if result.returncode != 0:
         sys.exit(f"demo: {name} failed with exit code {result.returncode}")
+
+
+DISCOVERED = "demo.workloads.aws.yml"
+
+
+def deploy(rig, service, image):
+    """Deploy one container to a Lightsail service and wait for the deployment to end; its state."""
+    lightsail = rig.client("lightsail")
+    wait(lambda: lightsail.get_container_services(serviceName=service)["containerServices"][0]["state"] in ("READY", "RUNNING"))
+    lightsail.create_container_service_deployment(serviceName=service, containers={"app": {"image": image}})
+    latest = wait(lambda: (d := lightsail.get_container_service_deployments(serviceName=service)["deployments"][0])["state"] != "ACTIVATING" and d)
+    print(f"deployed {image} to Lightsail {service}: deployment {latest['version']} is {latest['state']}")
+    return latest["state"]
+
+
+def wait(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        if time.monotonic() > deadline:
+            sys.exit("demo: the emulated AWS did not get there in time")
+        time.sleep(0.1)
+    return found
+
+
+def show_discovered(rig):
+    """What the inventory plugin makes of the account: hosts, groups and the repositories of each."""
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i", os.path.join(HERE, DISCOVERED), "--list"]
+    print(f"$ ansible-inventory -i demo/{DISCOVERED} --list   (shown in short)", flush=True)
+    result = subprocess.run(command, env=ansible_env(rig), check=False, capture_output=True, text=True)
+    sys.stderr.write(result.stderr)
+    if result.returncode != 0:
+        sys.exit("demo: ansible-inventory failed")
+    listed = json.loads(result.stdout, object_hook=lambda d: d["__ansible_unsafe"] if set(d) == {"__ansible_unsafe"} else d)
+    for host, variables in sorted(listed["_meta"]["hostvars"].items()):
+        role = variables.get("ecr_pull_access_ecs_task_definition") or variables.get("ecr_pull_access_ecs_role_name") or ""
+        print(f"  {host:<16} {variables['ecr_pull_access_type']:<9} {variables.get('ecr_pull_access_ecs_launch_type', ''):<8} "
+              f"repositories {json.dumps(variables['ecr_pull_access_repositories'])} {role.rsplit('/', 1)[-1]}")
 
 
 def main():
@@ -124,6 +168,17 @@ def main():
         banner("4. Revoke")
         playbook(rig, "pullaccess.aws.revoke", "--diff")
         show_state(rig)
+        banner("5. Deploy without access: the deployment fails")
+        deploy(rig, "shop-frontend", f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web:2.0")
+        rig.client("ecs").create_cluster(clusterName="payments")
+        rig.client("ecs").create_service(cluster="payments", serviceName="billing", taskDefinition="billing", desiredCount=1,
+                                         launchType="FARGATE")
+        print("created ECS cluster payments with Fargate service billing (task definition billing)")
+        banner("6. The second inventory: discovered from what is deployed (pullaccess.aws.workloads)")
+        show_discovered(rig)
+        banner("7. Grant from the discovered inventory, then deploy again")
+        playbook(rig, "pullaccess.aws.grant", inventory=DISCOVERED)
+        deploy(rig, "shop-frontend", f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web:2.0")
         banner("Stopping emulated AWS")
     print("demo finished")
 

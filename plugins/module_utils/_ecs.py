@@ -160,8 +160,26 @@ def _list_service_arns(client, cluster):
 
 
 @ECSErrorHandler.common_error_handler("describe the services of cluster {cluster}")
-def _describe_services(client, cluster, service_arns):
+def _describe_services(client, cluster, service_arns, include=None):
+    if include:
+        return client.describe_services(cluster=cluster, services=service_arns, include=include)["services"]
     return client.describe_services(cluster=cluster, services=service_arns)["services"]
+
+
+@ECSErrorHandler.common_error_handler("list the ECS clusters of the region")
+def list_cluster_arns(client):
+    """The ARNs of every ECS cluster of the client's region (ListClusters page by page)."""
+    return client.get_paginator("list_clusters").paginate().build_full_result()["clusterArns"]
+
+
+def describe_cluster_services(client, cluster):
+    """Every service of an ECS cluster (boto3 shape, with its tags): ListServices page by page,
+    DescribeServices ten at a time."""
+    arns = _list_service_arns(client, cluster)
+    services = []
+    for start in range(0, len(arns), 10):
+        services.extend(_describe_services(client, cluster, arns[start:start + 10], include=["TAGS"]))
+    return services
 
 
 def cluster_task_definitions(client, cluster):

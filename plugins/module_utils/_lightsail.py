@@ -266,3 +266,17 @@ def update_puller_role(client, service_name, region, is_active):
         if error_code(e.exception) == "NotFoundException":
             raise _missing(service_name, region, e.exception) from e
         raise
+
+
+@LightsailErrorHandler.list_error_handler("get the deployments of container service {service_name}")
+def _get_deployments(client, service_name):
+    return client.get_container_service_deployments(serviceName=service_name).get("deployments") or []
+
+
+def get_container_service_deployments(client, service_name, region):
+    """The deployments of a container service (boto3 shape), newest first, with one
+    GetContainerServiceDeployments call. Raises ServiceMissingError when the service is gone."""
+    deployments = _get_deployments(client, service_name)
+    if deployments is None:
+        raise _missing(service_name, region)
+    return deployments

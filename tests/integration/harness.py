@@ -103,6 +103,8 @@ class Ansible:
         return path
 
     def _inventory(self, private_dir, inventory):
+        if isinstance(inventory, str):
+            return inventory  # an inventory source as is (e.g. an inventory plugin's configuration file)
         path = os.path.join(private_dir, "inventory", "hosts.json")
         if inventory is None:
             inventory = {"all": {"hosts": {"localhost": {}}}}

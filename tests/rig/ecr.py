@@ -363,3 +363,14 @@ def _json_body(environ):
 def _replace_body(environ, body):
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def repository_policy_text(registry_id, region, repository):
+    """The policy text of one of moto's ECR repositories ("" for none; None when there is no such
+    repository), read in process without creating backends: how the Lightsail emulator decides
+    whether a deployment's image can be pulled."""
+    from moto.ecr.models import ecr_backends
+    backend = dict.get(dict.get(ecr_backends, registry_id) or {}, region)
+    if backend is None or repository not in backend.repositories:
+        return None
+    return backend.repositories[repository].policy or ""

@@ -5,8 +5,8 @@
 """Emulator of the Amazon Lightsail container-service API (moto and LocalStack have none).
 
 A WSGI app speaking JSON 1.1 (``X-Amz-Target: Lightsail_20161128.<Operation>``) for
-CreateContainerService, GetContainerServices, UpdateContainerService and
-DeleteContainerService. Requests are validated against botocore's own Lightsail service
+CreateContainerService, GetContainerServices, UpdateContainerService,
+DeleteContainerService, CreateContainerServiceDeployment and GetContainerServiceDeployments. Requests are validated against botocore's own Lightsail service
 model and responses are built in the model's output shapes.
 
 State is kept per (account, region); the region comes from the SigV4 credential scope,
@@ -27,12 +27,23 @@ are no background threads:
   UPDATING phase ends. AWS documents that activation takes about 30 seconds; the default
   here is short for tests.
 * DeleteContainerService: DELETING for ``delete_delay`` seconds, then the service is gone.
+* CreateContainerServiceDeployment: the new deployment is the service's ``nextDeployment``
+  (ACTIVATING) and the service DEPLOYING for ``deploy_delay`` seconds. Then the deployment is
+  ACTIVE and the ``currentDeployment`` (the one before it INACTIVE), or FAILED when one of its
+  images cannot be pulled, and the current deployment stays. An image from ECR private
+  (``<account>.dkr.ecr.<region>.amazonaws.com/<repository>``) can be pulled only from the
+  service's own Region, with the ECR image puller role active, and when the repository's policy
+  allows that role ``ecr:BatchGetImage`` (read through ``repository_policy``; the rig server:
+  moto's ECR). Other images (Docker Hub, ECR Public, ``:service.label.N``) always can. A
+  deployment given to CreateContainerService is ACTIVE at once, unchecked.
+  GetContainerServiceDeployments lists them newest first.
 
 Control for tests and demos: the ``configure``/``set_state``/``reset``/``services``
 methods, or HTTP under ``/_rig/lightsail/`` (see :meth:`LightsailEmulator.control`).
 """
 
 import base64
+import fnmatch
 import json
 import os
 import re
@@ -47,7 +58,8 @@ from .requestlog import identify, read_body
 
 TARGET_PREFIX = "Lightsail_20161128."
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
-OPERATIONS = ("CreateContainerService", "GetContainerServices", "UpdateContainerService", "DeleteContainerService")
+OPERATIONS = ("CreateContainerService", "GetContainerServices", "UpdateContainerService", "DeleteContainerService",
+              "CreateContainerServiceDeployment", "GetContainerServiceDeployments")
 TRANSITIONAL_STATES = ("PENDING", "UPDATING", "DEPLOYING", "DELETING")
 STEADY_STATES = ("READY", "RUNNING", "DISABLED")
 CONTROL_PREFIX = "/_rig/lightsail/"
@@ -55,7 +67,9 @@ CONTROL_PREFIX = "/_rig/lightsail/"
 # AWS rule for container service names: 1-63 lowercase letters, digits and hyphens, not
 # starting or ending with a hyphen. (The model's pattern says the same, less strictly anchored.)
 _NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_SETTINGS = ("create_delay", "update_delay", "puller_delay", "delete_delay")
+_SETTINGS = ("create_delay", "update_delay", "puller_delay", "delete_delay", "deploy_delay")
+_ECR_IMAGE_RE = re.compile(r"(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[^:@]+)(?:[:@].*)?")
+PULL_ACTION = "ecr:batchgetimage"
 
 
 class LightsailError(Exception):
@@ -91,6 +105,8 @@ class _Service:
         self.public_domain_names = {}
         self.is_disabled = False
         self.deployment = None
+        self.next_deployment = None
+        self.deployments = []  # every deployment, oldest first (the same dicts as deployment / next_deployment)
         self.puller_active = False
         self.puller_arn = ""
         self.state = "PENDING"
@@ -118,10 +134,14 @@ class LightsailEmulator:
     """The Lightsail container-service emulator: Python API, WSGI app and control endpoints."""
 
     def __init__(self, account_id=DEFAULT_ACCOUNT_ID, create_delay=0.2, update_delay=0.2, puller_delay=0.5, delete_delay=0.2, clock=time.time,
-                 account_resolver=None):
-        """``account_resolver(access_key)`` may name the account a request acts in; None means ``account_id``."""
+                 account_resolver=None, deploy_delay=0.3, repository_policy=None):
+        """``account_resolver(access_key)`` may name the account a request acts in; None means ``account_id``.
+        ``repository_policy(registry_id, region, repository)`` answers an ECR repository's policy text
+        ("" for none) or None when there is no such repository; without it, ECR images are not checked."""
         self._lock = threading.RLock()
         self.account_resolver = account_resolver
+        self.repository_policy = repository_policy
+        self.deploy_delay = deploy_delay
         self._clock = clock
         self._services = {}  # (account, region, name) -> _Service
         self.account_id = account_id
@@ -191,6 +211,7 @@ class LightsailEmulator:
                     for attr, value in carried.items():
                         setattr(svc, attr, value)
                     carried = {}
+                    self._finish_deployment(svc)
                 svc.state, svc.until, svc.pending = state, None, carried
                 for attr, value in _steady_attributes(svc, state, now).items():
                     setattr(svc, attr, value)
@@ -247,6 +268,7 @@ class LightsailEmulator:
         svc.tags = list(params.get("tags", []))
         svc.public_domain_names = dict(params.get("publicDomainNames", {}))
         deployment = _deployment_from_request(params["deployment"], now) if "deployment" in params else None
+        svc.deployments = [deployment] if deployment else []
         pending = {"deployment": deployment} if deployment else {}
         role = params.get("privateRegistryAccess", {}).get("ecrImagePullerRole", {})
         if role.get("isActive"):
@@ -285,6 +307,27 @@ class LightsailEmulator:
         svc.begin("UPDATING", delay, svc.steady_state(), self._clock(), **pending)
         return {"containerService": self._describe(svc)}
 
+    def _op_create_container_service_deployment(self, account, region, params):
+        svc = self._get(account, region, params["serviceName"])
+        if svc.state in TRANSITIONAL_STATES:
+            raise LightsailError(
+                "InvalidInputException",
+                f"The container service {svc.name} is in the {svc.state} state and cannot be deployed to now."
+                " Try again when it is READY, RUNNING or DISABLED.")
+        if not params.get("containers"):
+            raise LightsailError("InvalidInputException", "A deployment needs at least one container.")
+        now = self._clock()
+        deployment = _deployment_from_request(params, now)
+        deployment.update(state="ACTIVATING", version=len(svc.deployments) + 1)
+        svc.deployments.append(deployment)
+        svc.next_deployment = deployment
+        svc.begin("DEPLOYING", self.deploy_delay, "RUNNING", now)
+        return {"containerService": self._describe(svc)}
+
+    def _op_get_container_service_deployments(self, account, region, params):
+        svc = self._get(account, region, params["serviceName"])
+        return {"deployments": [json.loads(json.dumps(deployment)) for deployment in reversed(svc.deployments)]}
+
     def _op_delete_container_service(self, account, region, params):
         svc = self._get(account, region, params["serviceName"])
         svc.begin("DELETING", self.delete_delay, None, self._clock())
@@ -314,6 +357,41 @@ class LightsailEmulator:
             for attr, value in svc.pending.items():
                 setattr(svc, attr, value)
             svc.state, svc.until, svc.pending = svc.next_state, None, {}
+            if svc.next_deployment is not None and svc.state in STEADY_STATES:
+                self._finish_deployment(svc)
+                svc.state = svc.steady_state()
+
+    def _finish_deployment(self, svc):
+        """End the service's next deployment: ACTIVE (the current one INACTIVE) or FAILED."""
+        deployment, svc.next_deployment = svc.next_deployment, None
+        if deployment is None:
+            return
+        if self._pull_problem(svc, deployment):
+            deployment["state"] = "FAILED"
+            return
+        if svc.deployment is not None and svc.deployment is not deployment:
+            svc.deployment["state"] = "INACTIVE"
+        deployment["state"] = "ACTIVE"
+        svc.deployment = deployment
+
+    def _pull_problem(self, svc, deployment):
+        """Why the service cannot pull one of the deployment's images (None when it can)."""
+        for name, container in sorted(deployment.get("containers", {}).items()):
+            match = _ECR_IMAGE_RE.fullmatch(container.get("image", ""))
+            if not match:
+                continue  # Docker Hub, ECR Public, an image pushed to the service: no grant needed
+            if match["region"] != svc.region:
+                return f"container {name}: Lightsail pulls from ECR in its own Region only"
+            if not (svc.puller_active and svc.puller_arn):
+                return f"container {name}: the ECR image puller role is not active"
+            if self.repository_policy is None:
+                continue
+            policy = self.repository_policy(match["registry"], match["region"], match["repository"])
+            if policy is None:
+                return f"container {name}: repository {match['repository']} does not exist"
+            if not policy_allows_pull(policy, svc.puller_arn, svc.account):
+                return f"container {name}: the policy of repository {match['repository']} does not allow the puller role"
+        return None
 
     def _describe(self, svc):
         """The service in the model's ContainerService shape (JSON 1.1 wire form)."""
@@ -337,6 +415,8 @@ class LightsailEmulator:
         }
         if svc.deployment:
             doc["currentDeployment"] = json.loads(json.dumps(svc.deployment))
+        if svc.next_deployment:
+            doc["nextDeployment"] = json.loads(json.dumps(svc.next_deployment))
         return doc
 
     # ----- WSGI ---------------------------------------------------------------------
@@ -406,9 +486,55 @@ def _steady_attributes(svc, state, now, pending=None):
     changes = {}
     if state in STEADY_STATES:
         changes["is_disabled"] = state == "DISABLED"
-    if state == "RUNNING" and not (pending or {}).get("deployment", svc.deployment):
+    if state == "RUNNING" and not (pending or {}).get("deployment", svc.deployment) and not svc.next_deployment:
         changes["deployment"] = _deployment_from_request({}, now)
     return changes
+
+
+def policy_allows_pull(policy_text, principal_arn, account):
+    """Whether a repository policy lets ``principal_arn`` (a role of ``account``) call
+    ecr:BatchGetImage: an Allow naming the ARN, or ``*`` limited only by ``aws:PrincipalAccount``
+    and ``aws:PrincipalArn`` conditions that match, and no Deny that does. (A ``:root`` principal
+    delegates to IAM, and a Lightsail puller role has no IAM permissions of its own.)"""
+    try:
+        statements = json.loads(policy_text).get("Statement") if policy_text else []
+    except ValueError:
+        return False
+    statements = statements if isinstance(statements, list) else [statements]
+    allowed = False
+    for statement in statements:
+        if isinstance(statement, dict) and _statement_matches(statement, principal_arn, account):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _statement_matches(statement, principal_arn, account):
+    actions = [str(action).lower() for action in _as_list(statement.get("Action", []))]
+    if not any(fnmatch.fnmatchcase(PULL_ACTION, action) for action in actions):
+        return False
+    principal = statement.get("Principal")
+    principals = ["*"] if principal == "*" else _as_list((principal or {}).get("AWS", [])) if isinstance(principal, dict) else []
+    if principal_arn not in principals and "*" not in principals:
+        return False
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        for key, values in conditions.items():
+            key = key.lower()
+            values = [str(value) for value in _as_list(values)]
+            if key == "aws:principalaccount" and operator == "StringEquals":
+                ok = account in values
+            elif key == "aws:principalarn" and operator in ("ArnLike", "StringLike", "ArnEquals", "StringEquals"):
+                ok = any(fnmatch.fnmatchcase(principal_arn, value) for value in values)
+            else:
+                ok = False  # a condition the rig does not evaluate: it does not match
+            if not ok:
+                return False
+    return True
 
 
 def _deployment_from_request(request, now):

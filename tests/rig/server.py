@@ -46,7 +46,7 @@ if __package__ in (None, ""):
     # sys.path so module names such as "server" or "client" cannot shadow anything.
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from rig.ecr import EcrPolicyMiddleware, EcrSettings
+from rig.ecr import EcrPolicyMiddleware, EcrSettings, repository_policy_text
 from rig.faults import DropConnectionHandlerMixin, FaultInjector, FaultMiddleware
 from rig.iam import CrossAccountMiddleware, IamEnforcementMiddleware, IamSettings, caller_account, lightsail_account_resolver
 from rig.lightsail import LightsailEmulator
@@ -63,6 +63,7 @@ def _load_moto():
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from moto.server import DomainDispatcherApplication, create_backend_app
     _speed_up_account_lookup()
+    _allow_external_ecs_services()
     return DomainDispatcherApplication(create_backend_app), MotoRequestHandler
 
 
@@ -81,6 +82,35 @@ def _speed_up_account_lookup():
         return  # a moto without it: nothing to speed up
     if hasattr(iam_models, "get_account_id_from"):
         iam_models.get_account_id_from = caller_account
+
+
+def _allow_external_ecs_services():
+    """Let moto create ECS services with ``launchType: EXTERNAL`` (ECS Anywhere), as AWS does.
+
+    moto refuses every launch type but EC2 and FARGATE in CreateService. The service is created
+    as EC2 and then called EXTERNAL (its deployments too); nothing else differs for the rig.
+    """
+    try:
+        from moto.ecs.models import EC2ContainerServiceBackend
+    except ImportError:
+        return
+    original = EC2ContainerServiceBackend.create_service
+    if getattr(original, "rig_external", False):
+        return
+
+    def create_service(self, cluster_str, service_name, desired_count, task_definition_str=None, load_balancers=None,  # pylint: disable=too-many-arguments
+                       scheduling_strategy=None, tags=None, deployment_controller=None, launch_type=None, *args, **kwargs):
+        external = launch_type == "EXTERNAL"
+        service = original(self, cluster_str, service_name, desired_count, task_definition_str, load_balancers, scheduling_strategy, tags,
+                           deployment_controller, "EC2" if external else launch_type, *args, **kwargs)
+        if external:
+            service.launch_type = "EXTERNAL"
+            for deployment in service.deployments:
+                deployment["launchType"] = "EXTERNAL"
+        return service
+
+    create_service.rig_external = True
+    EC2ContainerServiceBackend.create_service = create_service
 
 
 def _handler_class(base):
@@ -105,7 +135,8 @@ class RigServer:
         self.faults = FaultInjector()
         self.iam = IamSettings(enforce=iam_enforcement, cross_account=cross_account)
         self.ecr = EcrSettings(**(ecr_settings or {}))
-        self.lightsail = LightsailEmulator(puller_delay=puller_delay, account_resolver=lightsail_account_resolver)
+        self.lightsail = LightsailEmulator(puller_delay=puller_delay, account_resolver=lightsail_account_resolver,
+                                           repository_policy=repository_policy_text)
         self.moto, moto_handler = _load_moto()
         self._ports = (moto_port, lightsail_port)
         self._handler = _handler_class(moto_handler)
