@@ -130,8 +130,9 @@ def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None
         if profiles:
             statements.append(_statement(OPERATOR_SIDS["role_pass"], [IAM_PASS_ROLE_ACTION], profiles,
                                          {"StringEquals": {IAM_PASSED_TO_SERVICE_KEY: LAUNCH_TYPES["ec2"]["service"]}}))
-            statements.append(_statement(OPERATOR_SIDS["instance_profiles"], IAM_INSTANCE_PROFILE_ACTIONS,
-                                         [_profile_arn(arn) for arn in profiles]))
+            # GetInstanceProfile looks the profile up by name alone: before it exists, IAM knows no path for it.
+            arns = {_profile_arn(arn, path) for arn in profiles for path in (True, False)}
+            statements.append(_statement(OPERATOR_SIDS["instance_profiles"], IAM_INSTANCE_PROFILE_ACTIONS, arns))
     partition = partition_for_region(workloads[0]["region"]) if workloads else "aws"
     simulated = operator_arns or [role_arn(partition, account_id, "*"), f"arn:{partition}:iam::{account_id}:user/*"]
     statements.append(_statement(OPERATOR_SIDS["simulate"], [IAM_SIMULATE_ACTION], simulated))
@@ -149,12 +150,13 @@ def _ecs_role_arn(workload, roles, account_id):
     return reference["arn"] or role_arn(partition_for_region(workload["region"]), account_id, reference["name"])
 
 
-def _profile_arn(arn):
-    """The instance profile the module creates for a role: the role's name and path."""
+def _profile_arn(arn, with_path=True):
+    """The instance profile the module creates for a role: the role's name and path (without
+    ``with_path``: the name alone, as a lookup by name before it exists is checked)."""
     head, dummy, path_and_name = arn.partition(":role")
     partition, account = head.split(":")[1], head.split(":")[4]
     path, dummy, name = path_and_name.rpartition("/")
-    return instance_profile_arn(partition, account, name, path + "/")
+    return instance_profile_arn(partition, account, name, path + "/" if with_path else "/")
 
 
 def _rendered(statement):
@@ -176,7 +178,8 @@ def _fitting(statement, limit):
     if len(statement["resources"]) < 2:
         raise AnsibleFilterError(f"pull_access_operator_policy: statement {statement['sid']} does not fit in {limit} characters")
     half = len(statement["resources"]) // 2
-    parts = _fitting(dict(statement, resources=statement["resources"][:half]), limit) + _fitting(dict(statement, resources=statement["resources"][half:]), limit)
+    resources = statement["resources"]
+    parts = _fitting(dict(statement, resources=resources[:half]), limit) + _fitting(dict(statement, resources=resources[half:]), limit)
     return [dict(part, sid=f"{statement['sid']}{index}") for index, part in enumerate(parts, 1)]
 
 
@@ -224,7 +227,8 @@ def pull_access_permission_checks(workloads, account_id=None, puller_reads=None,
         if statement["sid"] == OPERATOR_SIDS["simulate"]:
             continue
         condition = statement.get("condition") or {}
-        entries = [(key, value) for block in condition.values() for key, values in block.items() for value in (values if isinstance(values, list) else [values])]
+        entries = [(key, value) for block in condition.values() for key, values in block.items()
+                   for value in (values if isinstance(values, list) else [values])]
         for key, value in entries or [(None, None)]:
             checks.append({"sid": statement["sid"], "actions": statement["actions"], "resources": statement["resources"],
                            "context": {key: value} if key else {}})

@@ -83,6 +83,12 @@ STATEMENT_CASES = [
         "EcsInstanceProfiles": (["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:GetInstanceProfile"],
                                 [f"arn:aws:iam::{OWN}:instance-profile/cluster-instances"], None),
     }, ["EcsRoleInlinePolicy", "EcsTaskDefinitions", "EcrRepositoryPolicies"]),
+    ("created role with a path: its profile with the path, and by name alone for the lookup before it exists",
+     [workload("c2", type="ecs", ecs_role_name=f"arn:aws:iam::{OWN}:role/ecs-pull/c2", ecs_launch_type="ec2", ecs_create_role=True)], (None, None), {
+        "EcsCreateRole": (["iam:CreateRole"], [f"arn:aws:iam::{OWN}:role/ecs-pull/c2"], None),
+        "EcsInstanceProfiles": (["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:GetInstanceProfile"],
+                                [f"arn:aws:iam::{OWN}:instance-profile/c2", f"arn:aws:iam::{OWN}:instance-profile/ecs-pull/c2"], None),
+    }, []),
     ("a role created only when present: a revoke creates nothing", [cluster(state="absent")], (None, None), {
         "EcsRoleRead": (["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
                         [f"arn:aws:iam::{OWN}:role/cluster-instances"], None),
