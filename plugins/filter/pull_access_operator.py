@@ -23,6 +23,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECS_R
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import IAM_CREATE_ROLE_ACTION
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import IAM_DELETE_INLINE_ACTION
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import IAM_INSTANCE_PROFILE_ACTIONS
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import IAM_INSTANCE_PROFILE_READ_ACTION
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import IAM_MANAGED_ACTIONS
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import IAM_PASS_ROLE_ACTION
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import IAM_PASSED_TO_SERVICE_KEY
@@ -116,11 +117,11 @@ def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None
             by_role.setdefault(host_roles[workload["host"]], []).append(workload)
     if by_role:
         statements.append(_statement(OPERATOR_SIDS["role_read"], IAM_ROLE_READ_ACTIONS, by_role))
+        # Inline policies only on the roles of workloads with inline permissions (a move from inline to
+        # managed permissions needs the policy generated before it, which still has them).
         inline = [arn for arn, found in by_role.items() if any(w["permissions"] == "inline" for w in found)]
         if inline:
-            statements.append(_statement(OPERATOR_SIDS["role_inline"], [IAM_PUT_INLINE_ACTION], inline))
-        # Removing our inline policy (a revoke, or a move to the managed policy) is not an escalation.
-        statements.append(_statement(OPERATOR_SIDS["role_inline_delete"], [IAM_DELETE_INLINE_ACTION], by_role))
+            statements.append(_statement(OPERATOR_SIDS["role_inline"], [IAM_PUT_INLINE_ACTION, IAM_DELETE_INLINE_ACTION], inline))
         policies = sorted({managed_policy_arn(launch_type, partition_for_region(w["region"])) for launch_type in LAUNCH_TYPES for w in ecs})
         statements.append(_statement(OPERATOR_SIDS["role_managed"], IAM_MANAGED_ACTIONS, by_role, {"ArnEquals": {IAM_POLICY_ARN_KEY: policies}}))
     created = {arn: found for arn, found in by_role.items() if any(w["create_role"] and w["state"] == "present" for w in found)}
@@ -132,7 +133,8 @@ def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None
                                          {"StringEquals": {IAM_PASSED_TO_SERVICE_KEY: LAUNCH_TYPES["ec2"]["service"]}}))
             # GetInstanceProfile looks the profile up by name alone: before it exists, IAM knows no path for it.
             arns = {_profile_arn(arn, path) for arn in profiles for path in (True, False)}
-            statements.append(_statement(OPERATOR_SIDS["instance_profiles"], IAM_INSTANCE_PROFILE_ACTIONS, arns))
+            statements.append(_statement(OPERATOR_SIDS["instance_profile_read"], [IAM_INSTANCE_PROFILE_READ_ACTION], arns))
+            statements.append(_statement(OPERATOR_SIDS["instance_profiles"], IAM_INSTANCE_PROFILE_ACTIONS, [_profile_arn(arn) for arn in profiles]))
     partition = partition_for_region(workloads[0]["region"]) if workloads else "aws"
     simulated = operator_arns or [role_arn(partition, account_id, "*"), f"arn:{partition}:iam::{account_id}:user/*"]
     statements.append(_statement(OPERATOR_SIDS["simulate"], [IAM_SIMULATE_ACTION], simulated))

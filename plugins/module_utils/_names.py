@@ -392,7 +392,8 @@ IAM_CREATE_ROLE_ACTION = "iam:CreateRole"
 #: AddRoleToInstanceProfile also needs PassRole on the role (limited by ``IAM_PASSED_TO_SERVICE_KEY``).
 IAM_PASS_ROLE_ACTION = "iam:PassRole"
 IAM_PASSED_TO_SERVICE_KEY = "iam:PassedToService"
-IAM_INSTANCE_PROFILE_ACTIONS = ("iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile")
+IAM_INSTANCE_PROFILE_READ_ACTION = "iam:GetInstanceProfile"
+IAM_INSTANCE_PROFILE_ACTIONS = ("iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile")
 #: The permission check before the first write: who the caller is, and a simulation of its policies.
 STS_CALLER_ACTION = "sts:GetCallerIdentity"
 IAM_SIMULATE_ACTION = "iam:SimulatePrincipalPolicy"
@@ -420,6 +421,7 @@ def principal_arn_of_caller(caller_arn):
         return role_arn(parsed.group("partition"), parsed.group("account"), resource.split("/")[1])
     return None
 
+
 #: The Sids of the generated operator policy's statements.
 OPERATOR_SIDS = {
     "ecr": "EcrRepositoryPolicies",
@@ -428,10 +430,10 @@ OPERATOR_SIDS = {
     "ecs_read": "EcsTaskDefinitions",
     "role_read": "EcsRoleRead",
     "role_inline": "EcsRoleInlinePolicy",
-    "role_inline_delete": "EcsRoleInlinePolicyDelete",
     "role_managed": "EcsManagedPullPolicies",
     "role_create": "EcsCreateRole",
     "role_pass": "EcsPassRoleToInstanceProfile",
+    "instance_profile_read": "EcsInstanceProfileRead",
     "instance_profiles": "EcsInstanceProfiles",
     "simulate": "PermissionCheck",
 }

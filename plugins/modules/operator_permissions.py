@@ -17,7 +17,7 @@ description:
   - Fails, naming each action and resource that is not allowed, when one is missing (unless O(fail_on_missing=false)).
   - When the simulation itself is refused, C(iam:SimulatePrincipalPolicy) on the caller's own user or role is what is
     missing, and the module fails (or warns) naming it like any other. For the root user and federated users there is
-    nothing to simulate: it warns and returns RV(simulated=false).
+    nothing to simulate, so it warns and returns RV(simulated=false).
   - The role C(pullaccess.aws.ecr_pull_access) runs it before its first write, with the checks the
     C(pullaccess.aws.pull_access_permission_checks) filter makes from the declared workloads.
   - The simulation covers identity policies (and permission boundaries); service control policies, session

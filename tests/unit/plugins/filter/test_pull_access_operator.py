@@ -71,8 +71,7 @@ STATEMENT_CASES = [
                                           [repo("base-images", OTHER)], None),
         "EcsTaskDefinitions": (["ecs:DescribeTaskDefinition"], ["*"], None),
         "EcsRoleRead": (["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"], [TASK_ROLE], None),
-        "EcsRoleInlinePolicy": (["iam:PutRolePolicy"], [TASK_ROLE], None),
-        "EcsRoleInlinePolicyDelete": (["iam:DeleteRolePolicy"], [TASK_ROLE], None),
+        "EcsRoleInlinePolicy": (["iam:DeleteRolePolicy", "iam:PutRolePolicy"], [TASK_ROLE], None),
         "EcsManagedPullPolicies": (["iam:AttachRolePolicy", "iam:DetachRolePolicy"], [TASK_ROLE],
                                    {"ArnEquals": {"iam:PolicyARN": [INSTANCE_ROLE, TASK_EXECUTION]}}),
     }, ["EcrRepositoryPolicies", "EcsCreateRole", "LightsailRead"]),
@@ -80,19 +79,22 @@ STATEMENT_CASES = [
         "EcsCreateRole": (["iam:CreateRole"], [f"arn:aws:iam::{OWN}:role/cluster-instances"], None),
         "EcsPassRoleToInstanceProfile": (["iam:PassRole"], [f"arn:aws:iam::{OWN}:role/cluster-instances"],
                                          {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
-        "EcsInstanceProfiles": (["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:GetInstanceProfile"],
+        "EcsInstanceProfileRead": (["iam:GetInstanceProfile"], [f"arn:aws:iam::{OWN}:instance-profile/cluster-instances"], None),
+        "EcsInstanceProfiles": (["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile"],
                                 [f"arn:aws:iam::{OWN}:instance-profile/cluster-instances"], None),
     }, ["EcsRoleInlinePolicy", "EcsTaskDefinitions", "EcrRepositoryPolicies"]),
-    ("created role with a path: its profile with the path, and by name alone for the lookup before it exists",
-     [workload("c2", type="ecs", ecs_role_name=f"arn:aws:iam::{OWN}:role/ecs-pull/c2", ecs_launch_type="ec2", ecs_create_role=True)], (None, None), {
+    ("created role with a path: its profile with the path, and by name alone for the lookup before it exists", [
+        workload("c2", type="ecs", ecs_role_name=f"arn:aws:iam::{OWN}:role/ecs-pull/c2", ecs_launch_type="ec2", ecs_create_role=True)
+    ], (None, None), {
         "EcsCreateRole": (["iam:CreateRole"], [f"arn:aws:iam::{OWN}:role/ecs-pull/c2"], None),
-        "EcsInstanceProfiles": (["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:GetInstanceProfile"],
-                                [f"arn:aws:iam::{OWN}:instance-profile/c2", f"arn:aws:iam::{OWN}:instance-profile/ecs-pull/c2"], None),
+        "EcsInstanceProfileRead": (["iam:GetInstanceProfile"],
+                                   [f"arn:aws:iam::{OWN}:instance-profile/c2", f"arn:aws:iam::{OWN}:instance-profile/ecs-pull/c2"], None),
+        "EcsInstanceProfiles": (["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile"], [f"arn:aws:iam::{OWN}:instance-profile/ecs-pull/c2"], None),
     }, []),
     ("a role created only when present: a revoke creates nothing", [cluster(state="absent")], (None, None), {
         "EcsRoleRead": (["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
                         [f"arn:aws:iam::{OWN}:role/cluster-instances"], None),
-    }, ["EcsCreateRole", "EcsPassRoleToInstanceProfile", "EcsInstanceProfiles"]),
+    }, ["EcsCreateRole", "EcsPassRoleToInstanceProfile", "EcsInstanceProfiles", "EcsRoleInlinePolicy"]),
     ("exclusive cleanup repositories are written too", [shop(exclusive=True, cleanup_repositories=["old"])], (PULLER_READ, None), {
         "EcrRepositoryPolicies": (["ecr:DeleteRepositoryPolicy", "ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy"],
                                   [repo("old"), repo("shared/base"), repo("web")], None),
