@@ -180,7 +180,8 @@ def main():
         if not checks:
             module.exit_json(**result)
         if result["principal_arn"] is None:
-            module.warn(f"cannot check the permissions of {caller} (the root user or a federated user) before the run; going on")
+            module.warn(f"the permissions of {caller} are not checked before the run: it is not an IAM user or an assumed role "
+                        "(the root user, a federated user), so there is no policy to simulate")
             module.exit_json(**result)
         iam = module.client("iam", config=CLIENT_CONFIG)
         for sid, actions, resources, context in checks:
