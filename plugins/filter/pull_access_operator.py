@@ -45,6 +45,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._names import parse
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import partition_for_region
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import repository_arn
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import role_arn
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import user_arn
 
 VERSION = "2012-10-17"
 
@@ -136,7 +137,7 @@ def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None
             statements.append(_statement(OPERATOR_SIDS["instance_profile_read"], [IAM_INSTANCE_PROFILE_READ_ACTION], arns))
             statements.append(_statement(OPERATOR_SIDS["instance_profiles"], IAM_INSTANCE_PROFILE_ACTIONS, [_profile_arn(arn) for arn in profiles]))
     partition = partition_for_region(workloads[0]["region"]) if workloads else "aws"
-    simulated = operator_arns or [role_arn(partition, account_id, "*"), f"arn:{partition}:iam::{account_id}:user/*"]
+    simulated = operator_arns or [role_arn(partition, account_id, "*"), user_arn(partition, account_id, "*")]
     statements.append(_statement(OPERATOR_SIDS["simulate"], [IAM_SIMULATE_ACTION], simulated))
     return statements
 

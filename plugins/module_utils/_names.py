@@ -359,6 +359,11 @@ def role_arn(partition, account_id, name, path="/"):
     return f"arn:{partition}:iam::{account_id}:role{path or '/'}{name}"
 
 
+def user_arn(partition, account_id, name, path="/"):
+    """The ARN of an IAM user."""
+    return f"arn:{partition}:iam::{account_id}:user{path or '/'}{name}"
+
+
 def instance_profile_arn(partition, account_id, name, path="/"):
     """The ARN of an IAM instance profile."""
     return f"arn:{partition}:iam::{account_id}:instance-profile{path or '/'}{name}"
