@@ -13,7 +13,7 @@ from ansible_collections.pullaccess.aws.plugins.filter.pull_access import pull_a
 PREFIX = "ecr_pull_access_"
 # Role variables that are not part of a workload's declaration (connection, timing, targeting).
 NOT_DECLARATION = ("wait_timeout", "verify_delay", "aws_profile", "aws_access_key", "aws_secret_key", "aws_session_token",
-                   "aws_endpoint_url", "aws_host", "hosts")
+                   "aws_endpoint_url", "aws_host", "hosts", "check_permissions")
 # At most this many hosts' problems are spelt out in the message; the rest are counted.
 SHOWN_PROBLEMS = 20
 

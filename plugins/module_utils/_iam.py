@@ -245,3 +245,38 @@ def read_pull_permissions(client, role_name):
     (every inline policy, the one this collection writes included)."""
     inline = {name: get_inline_policy(client, role_name, name) for name in sorted(list_iam_role_policies(client, role_name))}
     return {"attached": attached_policy_arns(client, role_name), "inline": inline}
+
+
+# --------------------------------------------------------------------------------------------
+# The caller's own permissions (the role's check before its first write)
+# --------------------------------------------------------------------------------------------
+
+
+@IAMErrorHandler.common_error_handler("get the caller's identity")
+def get_caller_arn(sts_client):
+    """The ARN of the credentials' identity (``sts:GetCallerIdentity``, which needs no permission)."""
+    return sts_client.get_caller_identity()["Arn"]
+
+
+@IAMErrorHandler.common_error_handler("simulate the caller's policies")
+def _simulate(client, principal_arn, actions, resources, context_entries):
+    params = {"PolicySourceArn": principal_arn, "ActionNames": list(actions), "ResourceArns": list(resources)}
+    if context_entries:
+        params["ContextEntries"] = context_entries
+    return client.get_paginator("simulate_principal_policy").paginate(**params).build_full_result()["EvaluationResults"]
+
+
+def simulate_principal_policy(client, principal_arn, actions, resources, context=None):
+    """Evaluate ``principal_arn``'s identity policies for every action on every resource
+    (``iam:SimulatePrincipalPolicy``) with the condition keys in ``context`` (``{key: value}``,
+    strings). Returns ``[(action, resource, decision)]``, decision ``allowed``,
+    ``explicitDeny`` or ``implicitDeny``."""
+    entries = [{"ContextKeyName": key, "ContextKeyValues": [value], "ContextKeyType": "string"} for key, value in sorted((context or {}).items())]
+    found = []
+    for result in _simulate(client, principal_arn, actions, resources, entries):
+        specific = result.get("ResourceSpecificResults") or []
+        if specific and len(resources) > 1:
+            found += [(result["EvalActionName"], item["EvalResourceName"], item["EvalResourceDecision"]) for item in specific]
+        else:
+            found.append((result["EvalActionName"], result.get("EvalResourceName") or "*", result["EvalDecision"]))
+    return found

@@ -360,6 +360,11 @@ def role_arn(partition, account_id, name, path="/"):
     return f"arn:{partition}:iam::{account_id}:role{path or '/'}{name}"
 
 
+def user_arn(partition, account_id, name, path="/"):
+    """The ARN of an IAM user."""
+    return f"arn:{partition}:iam::{account_id}:user{path or '/'}{name}"
+
+
 def instance_profile_arn(partition, account_id, name, path="/"):
     """The ARN of an IAM instance profile."""
     return f"arn:{partition}:iam::{account_id}:instance-profile{path or '/'}{name}"
@@ -368,3 +373,73 @@ def instance_profile_arn(partition, account_id, name, path="/"):
 def managed_policy_arn(launch_type, partition):
     """The ARN of the AWS managed policy that lets the launch type's role pull from ECR."""
     return f"arn:{partition}:iam::aws:policy{LAUNCH_TYPES[launch_type]['managed_policy']}"
+
+
+# --------------------------------------------------------------------------------------------
+# The operator's permissions (what the role's calls need, by the service authorization reference)
+# --------------------------------------------------------------------------------------------
+
+#: The repository policy calls, on the repository's ARN.
+ECR_POLICY_ACTIONS = ("ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy")
+#: Lightsail: GetContainerServices has no resource-level permissions (``*`` only);
+#: UpdateContainerService takes the container service's ARN (``ContainerService/<id>``, an id, not the name).
+LIGHTSAIL_READ_ACTION = "lightsail:GetContainerServices"
+LIGHTSAIL_UPDATE_ACTION = "lightsail:UpdateContainerService"
+#: No resource-level permissions either.
+ECS_READ_ACTION = "ecs:DescribeTaskDefinition"
+#: Reading an ECS workload's role.
+IAM_ROLE_READ_ACTIONS = ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:GetRolePolicy", "iam:ListInstanceProfilesForRole")
+IAM_PUT_INLINE_ACTION = "iam:PutRolePolicy"
+IAM_DELETE_INLINE_ACTION = "iam:DeleteRolePolicy"
+#: Limited by ``iam:PolicyARN`` (``IAM_POLICY_ARN_KEY``) to the launch types' AWS managed policies.
+IAM_MANAGED_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
+IAM_POLICY_ARN_KEY = "iam:PolicyARN"
+IAM_CREATE_ROLE_ACTION = "iam:CreateRole"
+#: AddRoleToInstanceProfile also needs PassRole on the role (limited by ``IAM_PASSED_TO_SERVICE_KEY``).
+IAM_PASS_ROLE_ACTION = "iam:PassRole"
+IAM_PASSED_TO_SERVICE_KEY = "iam:PassedToService"
+IAM_INSTANCE_PROFILE_READ_ACTION = "iam:GetInstanceProfile"
+IAM_INSTANCE_PROFILE_ACTIONS = ("iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile")
+#: The permission check before the first write: who the caller is, and a simulation of its policies.
+STS_CALLER_ACTION = "sts:GetCallerIdentity"
+IAM_SIMULATE_ACTION = "iam:SimulatePrincipalPolicy"
+#: IAM's limit for a customer managed policy, counted without whitespace.
+MANAGED_POLICY_LIMIT = 6144
+
+
+def lightsail_container_service_arn(partition, region, account_id, resource_id="*"):
+    """The ARN IAM knows a Lightsail container service by (its resource id, not its name)."""
+    return f"arn:{partition}:lightsail:{region}:{account_id}:ContainerService/{resource_id}"
+
+
+def principal_arn_of_caller(caller_arn):
+    """The ARN to simulate for the caller ``sts:GetCallerIdentity`` names: an IAM user as it is,
+    an assumed-role session as its role (``arn:aws:sts::ID:assumed-role/NAME/SESSION`` ->
+    ``arn:aws:iam::ID:role/NAME``; a role with a path cannot be told from the session ARN, so the
+    path is left out), None for the root user and federated users (nothing to simulate)."""
+    parsed = re.match(r"^arn:(?P<partition>" + PARTITION + r"):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<resource>.+)$", caller_arn or "")
+    if not parsed:
+        return None
+    resource = parsed.group("resource")
+    if parsed.group("service") == "iam" and resource.startswith("user/"):
+        return caller_arn
+    if parsed.group("service") == "sts" and resource.startswith("assumed-role/"):
+        return role_arn(parsed.group("partition"), parsed.group("account"), resource.split("/")[1])
+    return None
+
+
+#: The Sids of the generated operator policy's statements.
+OPERATOR_SIDS = {
+    "ecr": "EcrRepositoryPolicies",
+    "lightsail_read": "LightsailRead",
+    "lightsail_update": "LightsailPullerRoles",
+    "ecs_read": "EcsTaskDefinitions",
+    "role_read": "EcsRoleRead",
+    "role_inline": "EcsRoleInlinePolicy",
+    "role_managed": "EcsManagedPullPolicies",
+    "role_create": "EcsCreateRole",
+    "role_pass": "EcsPassRoleToInstanceProfile",
+    "instance_profile_read": "EcsInstanceProfileRead",
+    "instance_profiles": "EcsInstanceProfiles",
+    "simulate": "PermissionCheck",
+}

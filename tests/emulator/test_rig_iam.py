@@ -5,6 +5,7 @@
 """IAM enforcement: limited credentials get what their identity policy allows, and no more."""
 
 import json
+import time
 
 import pytest
 from botocore import UNSIGNED
@@ -34,6 +35,7 @@ def test_limited_credentials_get_what_their_policy_allows(rig, lightsail):
     ecr.create_repository(repositoryName="app")
     ecr.set_repository_policy(repositoryName="app", policyText=POLICY)
     lightsail.create_container_service(serviceName="web", power="nano", scale=1)
+    service_arn = lightsail.get_container_services(serviceName="web")["containerServices"][0]["arn"]
     creds = rig.create_limited_credentials(OPERATOR)
     assert set(creds) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} and creds["AWS_ACCESS_KEY_ID"].startswith("AKIA")
     assert rig.enforce_iam(True)["enforce"] is True
@@ -51,7 +53,7 @@ def test_limited_credentials_get_what_their_policy_allows(rig, lightsail):
     with pytest.raises(ClientError) as excinfo:
         limited_lightsail.delete_container_service(serviceName="web")
     status, code, message = _error(excinfo)
-    assert (status, code) == (400, "AccessDeniedException") and "lightsail:DeleteContainerService on resource: *" in message
+    assert (status, code) == (400, "AccessDeniedException") and f"lightsail:DeleteContainerService on resource: {service_arn} " in message
     with pytest.raises(ClientError) as excinfo:
         rig.client("iam", credentials=creds, config=NO_RETRY).list_users()
     assert _error(excinfo)[:2] == (403, "AccessDenied")  # query protocol: IAM's own code and status
@@ -151,6 +153,69 @@ def test_iam_resources_and_role_trust(rig):
     with pytest.raises(ClientError) as excinfo:
         sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/app-strict", RoleSessionName="op")
     assert _error(excinfo)[2].endswith("because the role's trust policy does not allow it")
+
+
+def test_lightsail_and_instance_profile_resources(rig, lightsail):
+    """Lightsail calls naming a service are checked on its ARN (GetContainerServices on *), instance
+    profile calls on the instance profile (by its path once it exists, by name alone before)."""
+    for name in ("mine", "theirs"):
+        lightsail.create_container_service(serviceName=name, power="nano", scale=1)
+    mine = lightsail.get_container_services(serviceName="mine")["containerServices"][0]["arn"]
+    theirs = lightsail.get_container_services(serviceName="theirs")["containerServices"][0]["arn"]
+    rig.client("iam").create_instance_profile(InstanceProfileName="pathed", Path="/ecs-pull/")
+    creds = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lightsail:UpdateContainerService", "Resource": mine},
+        {"Effect": "Allow", "Action": "iam:GetInstanceProfile", "Resource": "arn:aws:iam::123456789012:instance-profile/ecs-pull/*"},
+    ]})
+    time.sleep(0.3)  # past PENDING
+    rig.enforce_iam(True)
+    limited = rig.client("lightsail", credentials=creds, config=NO_RETRY)
+    limited.update_container_service(serviceName="mine", isDisabled=False)
+    with pytest.raises(ClientError) as excinfo:
+        limited.update_container_service(serviceName="theirs", isDisabled=False)
+    assert f"lightsail:UpdateContainerService on resource: {theirs} " in _error(excinfo)[2]
+    with pytest.raises(ClientError) as excinfo:
+        limited.get_container_services()
+    assert "lightsail:GetContainerServices on resource: * " in _error(excinfo)[2]
+    limited_iam = rig.client("iam", credentials=creds, config=NO_RETRY)
+    assert limited_iam.get_instance_profile(InstanceProfileName="pathed")["InstanceProfile"]["Path"] == "/ecs-pull/"
+    with pytest.raises(ClientError) as excinfo:
+        limited_iam.get_instance_profile(InstanceProfileName="new")
+    assert "iam:GetInstanceProfile on resource: arn:aws:iam::123456789012:instance-profile/new " in _error(excinfo)[2]
+
+
+def test_simulate_principal_policy(rig):
+    """SimulatePrincipalPolicy is answered with the rig's evaluator, conditions from the context
+    entries; the call itself is IAM-checked on the simulated principal and logged as a read."""
+    creds = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:SimulatePrincipalPolicy", "Resource": "arn:aws:iam::123456789012:user/operator"},
+        {"Effect": "Allow", "Action": "ecr:SetRepositoryPolicy", "Resource": REPO_ARN.format("app")},
+        {"Effect": "Deny", "Action": "ecr:SetRepositoryPolicy", "Resource": REPO_ARN.format("locked")},
+        {"Effect": "Allow", "Action": "iam:AttachRolePolicy", "Resource": "*",
+         "Condition": {"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"}}},
+    ]})
+    rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]},
+                                   name="other")
+    rig.enforce_iam(True)
+    mark = rig.mark()
+    iam = rig.client("iam", credentials=creds, config=NO_RETRY)
+    source = "arn:aws:iam::123456789012:user/operator"
+    results = iam.simulate_principal_policy(PolicySourceArn=source, ActionNames=["ecr:SetRepositoryPolicy"],
+                                            ResourceArns=[REPO_ARN.format(name) for name in ("app", "other", "locked")])["EvaluationResults"]
+    assert [(r["EvalResourceName"], r["EvalDecision"]) for r in results] == [
+        (REPO_ARN.format("app"), "allowed"), (REPO_ARN.format("other"), "implicitDeny"), (REPO_ARN.format("locked"), "explicitDeny")]
+    for policy_arn, decision in (("arn:aws:iam::aws:policy/ReadOnlyAccess", "allowed"), ("arn:aws:iam::aws:policy/AdministratorAccess", "implicitDeny")):
+        results = iam.simulate_principal_policy(PolicySourceArn=source, ActionNames=["iam:AttachRolePolicy"],
+                                                ContextEntries=[{"ContextKeyName": "iam:PolicyARN", "ContextKeyValues": [policy_arn],
+                                                                 "ContextKeyType": "string"}])["EvaluationResults"]
+        assert [r["EvalDecision"] for r in results] == [decision], policy_arn
+    with pytest.raises(ClientError) as excinfo:
+        iam.simulate_principal_policy(PolicySourceArn="arn:aws:iam::123456789012:user/other", ActionNames=["ecr:SetRepositoryPolicy"])
+    assert _error(excinfo)[:2] == (403, "AccessDenied")
+    with pytest.raises(ClientError) as excinfo:
+        rig.client("iam", config=NO_RETRY).simulate_principal_policy(PolicySourceArn="arn:aws:iam::123456789012:role/none", ActionNames=["s3:GetObject"])
+    assert _error(excinfo)[1] == "NoSuchEntity"
+    assert {(e["operation"], e["mutating"]) for e in rig.requests(since=mark)} == {("SimulatePrincipalPolicy", False)}
 
 
 def test_settings_start_off_and_reset_restores_them(rig):

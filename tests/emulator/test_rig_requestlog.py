@@ -24,7 +24,7 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     ("SetRepositoryPolicy", True), ("CreateRole", True), ("UpdateContainerService", True), ("PutImage", True),
     ("DeleteRepositoryPolicy", True), ("GetAuthorizationToken", False), ("GetCallerIdentity", False),
     ("DescribeRepositories", False), ("ListRoles", False), ("BatchGetImage", False),
-    ("BatchCheckLayerAvailability", False), ("GetContainerServices", False), (None, False), ("", False),
+    ("BatchCheckLayerAvailability", False), ("SimulatePrincipalPolicy", False), ("GetContainerServices", False), (None, False), ("", False),
 ])
 def test_is_mutating(operation, expected):
     assert is_mutating(operation) is expected

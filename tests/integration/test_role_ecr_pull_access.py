@@ -487,7 +487,7 @@ def test_credentials_from_role_variables(ansible, aws):
         assert run.rc == 0, run.stdout
         signers = collections.Counter(entry["access_key"] for entry in log)
         assert signers == {key: len(log)}, f"requests by signing key: {dict(signers)}"
-        assert {entry["service"] for entry in log} == {"lightsail", "ecr", "iam"}, log
+        assert {entry["service"] for entry in log} == {"lightsail", "ecr", "iam", "sts"}, log
         assert [s["Principal"]["AWS"] for s in policy(aws, "web")["Statement"]] == [[puller_arns(aws)["svc0"]]]
         assert aws.client("iam").list_role_policies(RoleName="api-execution")["PolicyNames"] == ["ecr-pull"]
 

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The operator's side: the IAM policy in docs/operator-policy.json is exactly what the role
+"""The operator's side: the static IAM policy (docs/operator-policy.json, the core, and
+docs/operator-policy-addendum.json, scoped to the role path /ecs-pull/) is exactly what the role
 uses, grant and revoke work with nothing more (under the rig's IAM enforcement, when it has
 one), and no credential value shows up in output, -vvv logs or returned values."""
 
@@ -16,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from reliability.support import (
     ACCOUNT,
+    ECS_TRUST,
     REGION,
     REPO_ROOT,
     create_execution_role,
@@ -30,6 +32,9 @@ from reliability.support import (
 )
 
 POLICY_PATH = os.path.join(REPO_ROOT, "docs", "operator-policy.json")
+ADDENDUM_PATH = os.path.join(REPO_ROOT, "docs", "operator-policy-addendum.json")
+# The addendum's role path (inline policies, role creation): the fleet's roles that need it live there.
+ROLE_PATH = "/ecs-pull/"
 # Permissions AWS checks without a request of their own, so the request log cannot show them:
 # AddRoleToInstanceProfile also needs iam:PassRole on the role.
 IMPLIED_ACTIONS = {"iam:PassRole"}
@@ -50,8 +55,12 @@ REPOSITORIES = ("web", "shared/base", "spare")
 
 
 def operator_policy():
-    with open(POLICY_PATH, encoding="utf-8") as handle:
-        return json.load(handle)
+    """The core and the addendum, as one document (the rig's user has one inline policy)."""
+    documents = []
+    for path in (POLICY_PATH, ADDENDUM_PATH):
+        with open(path, encoding="utf-8") as handle:
+            documents.append(json.load(handle))
+    return {"Version": "2012-10-17", "Statement": [statement for document in documents for statement in document["Statement"]]}
 
 
 def policy_actions(document):
@@ -71,7 +80,7 @@ def whole_fleet(aws):
     create_repositories(aws, ("web", "shared/base", "spare"))
     create_services(aws, ["svc0"], undeclared=False)
     create_execution_role(aws, "api-execution")
-    create_execution_role(aws, "worker-execution")
+    aws.client("iam").create_role(RoleName="worker-execution", Path=ROLE_PATH, AssumeRolePolicyDocument=json.dumps(ECS_TRUST))
     aws.client("ecs").register_task_definition(
         family="api", executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/api-execution",
         containerDefinitions=[{"name": "api", "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web:1", "memory": 128}])
@@ -84,7 +93,7 @@ def whole_fleet(aws):
             "api-task": {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_task_definition": "api"},
             "worker-task": {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "worker-execution",
                             "ecr_pull_access_ecs_permissions": "inline", "ecr_pull_access_repositories": ["web"]},
-            "cluster": {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "cluster-instances",
+            "cluster": {"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": f"arn:aws:iam::{ACCOUNT}:role{ROLE_PATH}cluster-instances",
                         "ecr_pull_access_ecs_launch_type": "ec2", "ecr_pull_access_ecs_create_role": True},
         },
     }}
@@ -150,18 +159,6 @@ def assert_not_shown(secrets, texts, run_name):
             assert value not in text, f"{secret_name} appears in the {where} of the {run_name} run"
 
 
-def as_the_rig_checks_it(document):
-    """The documented policy, adapted to one limit of the rig's IAM enforcement: it knows no
-    instance-profile resources (GetInstanceProfile and CreateInstanceProfile are checked
-    against ``*``, AddRoleToInstanceProfile against the role), so the statement scoped to
-    ``instance-profile/*`` gets ``*`` here. Everything else is checked as documented."""
-    adapted = json.loads(json.dumps(document))
-    for statement in adapted["Statement"]:
-        if statement["Sid"] == "EcsInstanceProfiles":
-            statement["Resource"] = "*"
-    return adapted
-
-
 def test_operator_policy_is_exactly_enough(ansible, aws):
     """Grant and revoke a fleet of every workload kind as an IAM user with only the documented
     policy, under the rig's IAM enforcement: nothing is refused, and the calls made are exactly
@@ -171,8 +168,8 @@ def test_operator_policy_is_exactly_enough(ansible, aws):
     The policy's iam:PolicyARN condition holds: AdministratorAccess can be neither attached nor
     detached with it."""
     inventory = whole_fleet(aws)
-    credentials = aws.create_limited_credentials(as_the_rig_checks_it(operator_policy()), name="operator")
-    crippled = as_the_rig_checks_it(operator_policy())
+    credentials = aws.create_limited_credentials(operator_policy(), name="operator")
+    crippled = operator_policy()
     crippled["Statement"][0]["Action"] = [action for action in crippled["Statement"][0]["Action"] if action != "ecr:SetRepositoryPolicy"]
     weak = aws.create_limited_credentials(crippled, name="operator-without-set-policy")
     secret = {"the operator's secret key": credentials["AWS_SECRET_ACCESS_KEY"]}
@@ -193,10 +190,15 @@ def test_operator_policy_is_exactly_enough(ansible, aws):
             check(aws)
             assert_not_shown(secret, texts, name)
 
-        # The enforcement is real: without ecr:SetRepositoryPolicy the grant is refused.
+        # Without ecr:SetRepositoryPolicy the grant stops at the permission check, before any write ...
+        svc0_only = {"all": {"vars": inventory["all"]["vars"], "hosts": {"svc0": inventory["all"]["hosts"]["svc0"]}}}
         mark = aws.mark()
-        refused = play(ansible, playbook("grant"), {"all": {"vars": inventory["all"]["vars"], "hosts": {"svc0": inventory["all"]["hosts"]["svc0"]}}},
-                       env=weak)
+        stopped = play(ansible, playbook("grant"), svc0_only, env=weak)
+        assert stopped.rc != 0 and "ecr:SetRepositoryPolicy on arn:aws:ecr:" in stopped.stdout, stopped.stdout
+        assert aws.requests(since=mark, mutating=True) == [], "written before the permission check stopped the run"
+        # ... and the enforcement is real: without that check the write itself is refused.
+        mark = aws.mark()
+        refused = play(ansible, playbook("grant"), with_vars(svc0_only, {"ecr_pull_access_check_permissions": False}), env=weak)
         assert refused.rc != 0 and "SetRepositoryPolicy" in refused.stdout, refused.stdout
         log = aws.requests(since=mark)
         assert_signed_with(log, weak, "refused grant")

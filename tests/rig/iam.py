@@ -31,6 +31,9 @@ import functools
 import json
 import re
 import threading
+import types
+import uuid
+from xml.sax.saxutils import escape
 from urllib.parse import parse_qs, urlsplit
 
 from .faults import error_response
@@ -131,6 +134,8 @@ class _Refused(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+        # For the simulation's own errors (the kinds above have theirs in _REFUSALS).
+        self.kind_code = {"invalid": "InvalidInput", "missing": "NoSuchEntity"}.get(kind, kind)
 
 
 # (status, code) per protocol for each kind of refusal, as AWS answers them.
@@ -151,9 +156,10 @@ _BAD_SIGNATURE = ("The request signature we calculated does not match the signat
 class IamEnforcementMiddleware:
     """Refuse requests the signer's identity policies do not allow, while enforcement is on."""
 
-    def __init__(self, app, settings):
+    def __init__(self, app, settings, lightsail=None):
         self.app = app
         self.settings = settings
+        self.lightsail = lightsail  # the emulator, for container service ARNs
 
     def __call__(self, environ, start_response):
         settings = self.settings.to_dict()
@@ -161,7 +167,7 @@ class IamEnforcementMiddleware:
             return self.app(environ, start_response)
         info = identify(environ)
         try:
-            self.check(environ, info, settings["exempt_access_keys"])
+            self.check(environ, info, settings["exempt_access_keys"], self.lightsail)
         except _Refused as refusal:
             status, code = _REFUSALS[refusal.kind][info["protocol"]]
             status_line, headers, body = error_response(info, status, code, refusal.message)
@@ -170,7 +176,7 @@ class IamEnforcementMiddleware:
         return self.app(environ, start_response)
 
     @staticmethod
-    def check(environ, info, exempt_access_keys):
+    def check(environ, info, exempt_access_keys, lightsail=None):
         """Raise :class:`_Refused` unless the request may go on."""
         if not info["service"] or not info.get("access_key"):
             raise _Refused("unsigned", "Missing Authentication Token")
@@ -190,7 +196,7 @@ class IamEnforcementMiddleware:
         documents = _policy_documents(identity)
         params = _parameters(environ, info)
         context = request_context(info, params, identity, request.account_id)
-        for resource in request_resources(info, params, request.account_id, request.backend):
+        for resource in request_resources(info, params, request.account_id, request.backend, lightsail):
             verdict = evaluate(documents, action, resource, context)
             if verdict == "allow" and request._is_assuming_role_operation(resource) and not request._check_role_trust_relationship(resource):
                 verdict = "trust"
@@ -264,14 +270,21 @@ def _policy_documents(identity):
     return [IAMPolicy(policy)._policy_json for policy in policies]
 
 
-def request_resources(info, params, caller, iam_backend=None):
+def request_resources(info, params, caller, iam_backend=None, lightsail=None):
     """The resource ARNs a request acts on, for Resource matching ("*" when not known).
 
     ECR: the repository (``registryId`` or the caller's account; one per name of
-    ``repositoryNames``). IAM: the role, user, group or policy named. STS AssumeRole:
-    the role. Anything else, Lightsail included: ``*``.
+    ``repositoryNames``). IAM: the role, user, group or policy named (SimulatePrincipalPolicy:
+    its ``PolicySourceArn``). STS AssumeRole: the role. Lightsail (with the emulator given): the
+    container service a request names by ``serviceName`` (its ARN, as the service authorization
+    reference has it for UpdateContainerService); ``GetContainerServices`` has no resource-level
+    permissions. Anything else: ``*``.
     """
     region, service = info["region"], info["service"]
+    if service == "lightsail" and lightsail is not None and info["operation"] != "GetContainerServices":
+        name = params.get("serviceName")
+        arn = lightsail.service_arn(lightsail.account_for(info.get("access_key")), region, name) if isinstance(name, str) else None
+        return [arn or "*"]
     if service == "ecr":
         registry = params.get("registryId") if isinstance(params.get("registryId"), str) else caller
         names = params.get("repositoryNames") if isinstance(params.get("repositoryNames"), list) else [params.get("repositoryName")]
@@ -287,6 +300,12 @@ def request_resources(info, params, caller, iam_backend=None):
 def _iam_resource(params, caller, backend):
     from moto.iam.exceptions import IAMException
     path = params.get("Path") or "/"
+    if params.get("InstanceProfileName"):
+        # AddRoleToInstanceProfile acts on the instance profile (its RoleName is the role it adds).
+        try:
+            return backend.get_instance_profile(params["InstanceProfileName"]).arn
+        except IAMException:
+            return f"arn:aws:iam::{caller}:instance-profile{path}{params['InstanceProfileName']}"
     for key, kind, getter in (("RoleName", "role", "get_role"), ("UserName", "user", "get_user"), ("GroupName", "group", "get_group")):
         name = params.get(key)
         if name:
@@ -296,6 +315,8 @@ def _iam_resource(params, caller, backend):
                 return f"arn:aws:iam::{caller}:{kind}{path}{name}"
     if params.get("PolicyArn"):
         return params["PolicyArn"]
+    if params.get("PolicySourceArn"):
+        return params["PolicySourceArn"]
     if params.get("PolicyName"):
         return f"arn:aws:iam::{caller}:policy{path}{params['PolicyName']}"
     return "*"
@@ -347,9 +368,10 @@ def _statement_matches(statement, action, resource):
 
 # Condition keys the rig gives values for (lower case; AWS compares key names case-insensitively).
 # A request without one of them (iam:PolicyARN on GetRole, aws:username for a role session)
-# simply lacks it, as on AWS. Any other key is unknown to the rig: conditions on it fail closed.
+# simply lacks it, as on AWS. iam:PassedToService comes only from a simulation's context entries
+# (the rig checks no implicit PassRole). Any other key is unknown to the rig: conditions on it fail closed.
 KNOWN_CONDITION_KEYS = ("aws:requestedregion", "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:username",
-                        "iam:policyarn")
+                        "iam:policyarn", "iam:passedtoservice")
 # Operations that give iam:PolicyARN (the PolicyArn parameter), as AWS documents the key.
 _POLICY_ARN_OPERATIONS = ("AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy", "AttachGroupPolicy",
                           "DetachGroupPolicy")
@@ -487,3 +509,83 @@ def wildcard_match(pattern, value, ignore_case=False):
     if value == "*" and pattern != "*":
         return False
     return _glob(pattern, value, ignore_case)
+
+
+# ----- SimulatePrincipalPolicy ---------------------------------------------------------------
+
+_IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+
+class SimulationMiddleware:
+    """Answer IAM ``SimulatePrincipalPolicy`` (moto has none) with the rig's own evaluator: the
+    identity policies of the user or role ``PolicySourceArn`` names, evaluated for each action
+    and resource with the request's ``ContextEntries``, as the rig's IAM enforcement would
+    decide. Whether the caller may simulate is the enforcement's business (it runs first)."""
+
+    def __init__(self, app, lightsail=None):
+        self.app = app
+        self.lightsail = lightsail
+
+    def __call__(self, environ, start_response):
+        info = identify(environ)
+        if info["service"] != "iam" or info["operation"] != "SimulatePrincipalPolicy":
+            return self.app(environ, start_response)
+        fields = _fields(environ)
+        try:
+            results = simulate(fields, caller_account(info.get("access_key")))
+        except _Refused as refusal:
+            status_line, headers, body = error_response(info, 400 if refusal.kind == "invalid" else 404, refusal.kind_code, refusal.message)
+            start_response(status_line, headers)
+            return [body]
+        members = "".join(
+            f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalResourceName>{escape(resource)}</EvalResourceName>"
+            f"<EvalDecision>{decision}</EvalDecision><MatchedStatements/><MissingContextValues/></member>"
+            for action, resource, decision in results)
+        body = (f'<SimulatePrincipalPolicyResponse xmlns="{_IAM_NS}"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>'
+                f"<EvaluationResults>{members}</EvaluationResults></SimulatePrincipalPolicyResult>"
+                f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>").encode()
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _members(fields, prefix):
+    """The values of a query list parameter (``prefix.member.N``), in order."""
+    found = []
+    index = 1
+    while f"{prefix}.member.{index}" in fields:
+        found.append(fields[f"{prefix}.member.{index}"][0])
+        index += 1
+    return found
+
+
+def simulate(fields, caller):
+    """``[(action, resource, decision)]`` for a SimulatePrincipalPolicy request's query fields
+    (decision ``allowed``, ``explicitDeny`` or ``implicitDeny``)."""
+    from moto.iam.access_control import AssumedRoleAccessKey, IAMUserAccessKey
+    from moto.iam.exceptions import IAMException
+    from moto.iam.models import iam_backends
+    source = (fields.get("PolicySourceArn") or [""])[0]
+    match = re.fullmatch(r"arn:[\w-]+:iam::(\d{12}):(user|role)/(?:.*/)?([^/]+)", source)
+    if not match:
+        raise _Refused("invalid", f"Invalid ARN: {source}")
+    account, kind, name = match.groups()
+    actions, resources = _members(fields, "ActionNames"), _members(fields, "ResourceArns") or ["*"]
+    if kind == "role" and name == CROSS_ACCOUNT_ROLE:
+        # The rig's own cross-account sessions are never IAM-checked: they may do anything.
+        return [(action, resource, "allowed") for action in actions for resource in resources]
+    backend = iam_backends[account]["aws"]
+    owner = types.SimpleNamespace(backend=backend, _owner_user_name=name, _owner_role_name=name)
+    try:
+        collect = IAMUserAccessKey.collect_policies if kind == "user" else AssumedRoleAccessKey.collect_policies
+        from moto.iam.access_control import IAMPolicy
+        documents = [IAMPolicy(policy)._policy_json for policy in collect(owner)]
+    except IAMException:
+        raise _Refused("missing", f"The {kind} with name {name} cannot be found.") from None
+    context = {"aws:PrincipalAccount": account, "aws:PrincipalArn": source}
+    index = 1
+    while f"ContextEntries.member.{index}.ContextKeyName" in fields:
+        values = _members(fields, f"ContextEntries.member.{index}.ContextKeyValues")
+        context[fields[f"ContextEntries.member.{index}.ContextKeyName"][0]] = values if len(values) != 1 else values[0]
+        index += 1
+    decisions = {"allow": "allowed", "deny": "explicitDeny", "implicit": "implicitDeny"}
+    return [(action, resource, decisions[evaluate(documents, action, resource, context)]) for action in actions for resource in resources]

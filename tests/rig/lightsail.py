@@ -153,6 +153,16 @@ class LightsailEmulator:
         self._validator = ParamValidator()
         self._initial_settings = self.settings()
 
+    def service_arn(self, account, region, name):
+        """The ARN of a container service (for IAM resource matching), or None when there is none."""
+        with self._lock:
+            svc = self._services.get((account or self.account_id, region, name))
+            return svc.arn if svc else None
+
+    def account_for(self, access_key):
+        """The account a request signed with ``access_key`` acts in (see ``account_resolver``)."""
+        return (self.account_resolver(access_key) if self.account_resolver and access_key else None) or self.account_id
+
     # ----- control ---------------------------------------------------------------
 
     def settings(self):

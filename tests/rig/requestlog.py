@@ -27,7 +27,7 @@ import time
 from urllib.parse import parse_qs
 
 # Operations whose name starts with one of these only read state.
-READ_PREFIXES = ("Get", "Describe", "List", "BatchGet", "BatchCheck")
+READ_PREFIXES = ("Get", "Describe", "List", "BatchGet", "BatchCheck", "Simulate")
 
 # SigV4: "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/ecr/aws4_request, ..."
 _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
@@ -41,8 +41,9 @@ ENVIRON_FAULT = "rig.fault"
 def is_mutating(operation):
     """Tell whether an AWS operation may change state.
 
-    Everything is mutating except operations starting with Get, Describe, List, BatchGet
-    or BatchCheck (so GetAuthorizationToken and GetCallerIdentity count as reads).
+    Everything is mutating except operations starting with Get, Describe, List, BatchGet,
+    BatchCheck or Simulate (so GetAuthorizationToken, GetCallerIdentity and IAM's policy
+    simulations count as reads).
     An unknown operation (None) is not counted as mutating.
     """
     if not operation:

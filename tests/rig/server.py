@@ -48,7 +48,7 @@ if __package__ in (None, ""):
 
 from rig.ecr import EcrPolicyMiddleware, EcrSettings, repository_policy_text
 from rig.faults import DropConnectionHandlerMixin, FaultInjector, FaultMiddleware
-from rig.iam import CrossAccountMiddleware, IamEnforcementMiddleware, IamSettings, caller_account, lightsail_account_resolver
+from rig.iam import CrossAccountMiddleware, IamEnforcementMiddleware, IamSettings, SimulationMiddleware, caller_account, lightsail_account_resolver
 from rig.lightsail import LightsailEmulator
 from rig.requestlog import RequestLog, RequestLogMiddleware, read_body
 
@@ -146,10 +146,10 @@ class RigServer:
     def wrap(self, backend):
         """The full middleware stack around one backend."""
         if backend is self.moto:
-            app = CrossAccountMiddleware(EcrPolicyMiddleware(backend, self.ecr, self.lightsail), self.iam)
+            app = SimulationMiddleware(CrossAccountMiddleware(EcrPolicyMiddleware(backend, self.ecr, self.lightsail), self.iam), self.lightsail)
         else:
             app = backend
-        app = IamEnforcementMiddleware(app, self.iam)
+        app = IamEnforcementMiddleware(app, self.iam, self.lightsail)
         return _ControlRouter(RequestLogMiddleware(FaultMiddleware(app, self.faults), self.log), backend, self)
 
     def start(self):
