@@ -22,13 +22,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check reliability stress test demo bench clean constraints
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check reliability stress test demo bench clean constraints compat compat-readme compat-sanity-oldest
 
 help:
 	@echo "make test      everything: sanity, units, emulator, integration, reliability, lint"
 	@echo "make demo      the main job on embedded, emulated AWS"
 	@echo "make bench     API calls and time on emulated AWS, against the AWS CLI procedure"
 	@echo "make stress    long reliability suite (20 writers x 3 rounds, faults, every kill point)"
+	@echo "make compat    units + integration targets on every ansible-core from requires_ansible, README table check"
 	@echo "make sanity | units | emulator | integration | reliability | lint | build | clean"
 
 $(BIN)/.installed: tests/requirements.txt tests/constraints.txt
@@ -102,7 +103,7 @@ reliability: install
 stress: install
 	PULLACCESS_STRESS=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning tests/reliability
 
-test: sanity units emulator integration reliability lint ee-check
+test: sanity units emulator integration reliability lint ee-check compat compat-sanity-oldest
 
 demo: install
 	$(BIN)/python demo/run_demo.py
@@ -123,3 +124,39 @@ bench: install $(BENCH_VENV)/.installed
 
 clean:
 	rm -rf $(BUILD) tests/output
+
+# Compatibility matrix: each ansible-core minor from requires_ansible to the newest, in its own venv
+# (tests/compat/requirements-<core>.txt: its Python, the `ansible` release whose amazon.aws it gets, boto3/botocore;
+# pinned by constraints-<core>.txt), runs the unit tests and the integration targets against the rig.
+COMPAT_CORES := 2.17 2.18 2.19 2.20 2.21
+COMPAT_OLDEST := $(firstword $(COMPAT_CORES))
+COMPAT := $(BUILD)/compat
+compat_req = tests/compat/requirements-$(1).txt
+
+$(COMPAT)/%/venv/.installed: tests/compat/requirements-%.txt tests/compat/constraints-%.txt
+	rm -rf $(COMPAT)/$*/venv
+	py=$$(tests/tools/find-python $$(sed -n 's/^# python: //p' $(call compat_req,$*))) && $$py -m venv $(COMPAT)/$*/venv
+	$(COMPAT)/$*/venv/bin/python -m pip install --quiet -r $(call compat_req,$*) -c tests/compat/constraints-$*.txt
+	touch $@
+
+$(COMPAT)/%/amazon.aws/ansible_collections/amazon/aws/MANIFEST.json: tests/compat/requirements-%.txt | $(BIN)/.installed
+	rm -rf $(COMPAT)/$*/amazon.aws
+	pkg=$$(sed -n 's/^# amazon.aws from: //p' $(call compat_req,$*)) && \
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(COMPAT)/wheels "$$pkg" && \
+	$(BIN)/python tests/tools/extract_amazon_aws.py $(COMPAT)/wheels/ansible-$${pkg#ansible==}-py3-none-any.whl $(COMPAT)/$*/amazon.aws
+
+compat-run-%: $(COMPAT)/%/venv/.installed $(COMPAT)/%/amazon.aws/ansible_collections/amazon/aws/MANIFEST.json | $(BIN)/.installed
+	$(BIN)/python tests/tools/compat.py run $*
+
+# Two versions at a time (2 cores); every version runs even when one fails; then the table and the README check.
+compat: venv
+	rm -f $(COMPAT)/*/result.json
+	status=0; $(MAKE) --no-print-directory -k -j2 $(addprefix compat-run-,$(COMPAT_CORES)) || status=1; \
+	$(BIN)/python tests/tools/compat.py matrix && $(BIN)/python tests/tools/compat.py readme --check && exit $$status
+
+compat-readme:
+	$(BIN)/python tests/tools/compat.py readme
+
+# Sanity on the oldest ansible-core (the newest is `make sanity`), with the oldest amazon.aws beside it.
+compat-sanity-oldest: $(COMPAT)/$(COMPAT_OLDEST)/venv/.installed $(COMPAT)/$(COMPAT_OLDEST)/amazon.aws/ansible_collections/amazon/aws/MANIFEST.json
+	$(BIN)/python tests/tools/compat.py sanity $(COMPAT_OLDEST)
