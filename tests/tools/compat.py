@@ -140,7 +140,7 @@ def readme(check):
     if BEGIN not in text or END not in text:
         sys.exit(f"README.md has no {BEGIN} ... {END} block")
     head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    tail = rest.split(END, 1)[1]
     wanted = f"{head}{BEGIN}\n{table}{END}{tail}"
     if wanted == text:
         print("README.md compatibility table matches this run")
