@@ -115,9 +115,10 @@ def sanity(core):
 def matrix():
     """build/compat/matrix.md: one row per run, oldest ansible-core first."""
     results = []
-    for core in sorted(os.listdir(BUILD), key=lambda v: tuple(int(p) for p in v.split("."))):
+    cores = [name for name in os.listdir(BUILD) if re.fullmatch(r"\d+\.\d+", name)]
+    for core in sorted(cores, key=lambda v: tuple(int(p) for p in v.split("."))):
         path = os.path.join(BUILD, core, "result.json")
-        if re.fullmatch(r"\d+\.\d+", core) and os.path.exists(path):
+        if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:
                 results.append(json.load(handle))
     lines = ["| ansible-core | Python | amazon.aws | boto3 | botocore | unit tests | integration targets |",
