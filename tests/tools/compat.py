@@ -5,6 +5,7 @@
 """The compatibility matrix (make compat): one ansible-core minor per run, and the README table.
 
   compat.py run CORE        units + integration targets (against the rig) on build/compat/CORE
+  compat.py all CORE...     `run` for each, two at a time (2 cores), each in its own process; then `matrix`
   compat.py sanity CORE     ansible-test sanity on build/compat/CORE
   compat.py matrix          build/compat/matrix.md from every run's result.json
   compat.py readme [--check]  put matrix.md into the README's marked block (--check: fail if it differs)
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build", "compat")
@@ -100,6 +102,17 @@ def run(core):
         sys.exit(f"compat {core} failed: see {os.path.relpath(log, ROOT)}")
 
 
+def run_all(cores):
+    """Every core's run, two side by side; all run even when one fails; then the table."""
+    command = [sys.executable, os.path.abspath(__file__), "run"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        codes = list(pool.map(lambda core: subprocess.call(command + [core]), cores))
+    matrix()
+    failed = [core for core, code in zip(cores, codes) if code]
+    if failed:
+        sys.exit(f"compat: failed on ansible-core {', '.join(failed)}")
+
+
 def sanity(core):
     """ansible-test sanity on one ansible-core (its own venvs, --venv), no ignore entries."""
     venv = os.path.join(BUILD, core, "venv")
@@ -156,6 +169,8 @@ def readme(check):
 def main(argv):
     if argv[:1] == ["run"] and len(argv) == 2:
         run(argv[1])
+    elif argv[:1] == ["all"] and len(argv) > 1:
+        run_all(argv[1:])
     elif argv[:1] == ["sanity"] and len(argv) == 2:
         sanity(argv[1])
     elif argv == ["matrix"]:
