@@ -37,9 +37,10 @@ def requirement_comment(core, key):
     return match.group(1)
 
 
-def copy_tree(core):
-    """The ansible_collections tree ansible-test wants: this checkout's files plus that amazon.aws."""
-    tree = os.path.join(BUILD, core, "ansible_collections")
+def copy_tree(core, purpose):
+    """The ansible_collections tree ansible-test wants: this checkout's files plus that amazon.aws
+    (one per purpose, so that a version's sanity and its run can go side by side)."""
+    tree = os.path.join(BUILD, core, purpose, "ansible_collections")
     shutil.rmtree(tree, ignore_errors=True)
     collection = os.path.join(tree, "pullaccess", "aws")
     os.makedirs(collection)
@@ -83,7 +84,7 @@ def run(core):
     venv = os.path.join(BUILD, core, "venv")
     log = os.path.join(BUILD, core, "run.log")
     open(log, "w", encoding="utf-8").close()
-    collection = copy_tree(core)
+    collection = copy_tree(core, "run")
     with open(os.path.join(collection, "..", "..", "amazon", "aws", "MANIFEST.json"), encoding="utf-8") as handle:
         amazon_aws = json.load(handle)["collection_info"]["version"]
     result = dict(venv_versions(venv), core=core, amazon_aws=amazon_aws)
@@ -116,7 +117,7 @@ def run_all(cores):
 def sanity(core):
     """ansible-test sanity on one ansible-core (its own venvs, --venv), no ignore entries."""
     venv = os.path.join(BUILD, core, "venv")
-    collection = copy_tree(core)
+    collection = copy_tree(core, "sanity")
     os.environ["PATH"] = os.path.join(venv, "bin") + os.pathsep + os.environ.get("PATH", "")
     # The offline pip bootstrap for the pip version this ansible-test wants.
     subprocess.run([os.path.join(venv, "bin", "python"), os.path.join(ROOT, "tests", "tools", "offline_get_pip.py")], check=True)
