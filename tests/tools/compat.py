@@ -139,7 +139,9 @@ def matrix():
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         verdict = {True: "pass", False: "FAIL"}
-        lines.append(f"| {r['ansible_core']} | {r['python']} | {r['amazon_aws']} | {r['boto3']} | {r['botocore']} "
+        # Python as major.minor: the patch release is the machine's, the rest is pinned.
+        python = ".".join(r["python"].split(".")[:2])
+        lines.append(f"| {r['ansible_core']} | {python} | {r['amazon_aws']} | {r['boto3']} | {r['botocore']} "
                      f"| {verdict[r['units']]} | {verdict[r['targets']]} |")
     with open(os.path.join(BUILD, "matrix.md"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
