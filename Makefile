@@ -22,7 +22,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check policy-lint reliability stress test demo bench clean constraints docs docs-lint docs-test
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check policy-lint reliability stress test demo bench clean constraints docs docs-lint docs-test compat compat-readme compat-sanity-oldest
 
 help:
 	@echo "make test      everything: sanity, units, emulator, integration, reliability, lint"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench     API calls and time on emulated AWS, against the AWS CLI procedure"
 	@echo "make stress    long reliability suite (20 writers x 3 rounds, faults, every kill point)"
 	@echo "make docs      the HTML docsite (antsibull-docs + Sphinx) in build/docs/html"
+	@echo "make compat    units + integration targets on every ansible-core from requires_ansible, README table check"
 	@echo "make sanity | units | emulator | integration | reliability | lint | policy-lint | docs-lint | docs-test | build | clean"
 
 $(BIN)/.installed: tests/requirements.txt tests/constraints.txt
@@ -116,7 +117,7 @@ reliability: install
 stress: install
 	PULLACCESS_STRESS=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning tests/reliability
 
-test: sanity units emulator integration reliability lint policy-lint ee-check docs-lint docs-test
+test: sanity units emulator integration reliability lint policy-lint ee-check docs-lint docs-test compat compat-sanity-oldest
 
 demo: install
 	$(BIN)/python demo/run_demo.py
@@ -163,3 +164,42 @@ docs: install $(DOCS_VENV)/.installed
 # Builds the site in a temporary directory and checks its pages and links.
 docs-test: install $(DOCS_VENV)/.installed
 	PATH="$(DOCS_PATH)" $(BIN)/python -m pytest -q -p no:cacheprovider tests/docs
+
+# Compatibility matrix: each ansible-core minor from requires_ansible to the newest, in its own venv
+# (tests/compat/requirements-<core>.txt: its Python, the `ansible` release whose amazon.aws it gets, boto3/botocore;
+# pinned by constraints-<core>.txt), runs the unit tests and the integration targets against the rig.
+COMPAT_CORES := 2.17 2.18 2.19 2.20 2.21
+COMPAT_OLDEST := $(firstword $(COMPAT_CORES))
+COMPAT := $(BUILD)/compat
+compat_req = tests/compat/requirements-$(1).txt
+
+$(COMPAT)/%/venv/.installed: tests/compat/requirements-%.txt tests/compat/constraints-%.txt
+	rm -rf $(COMPAT)/$*/venv
+	py=$$(tests/tools/find-python $$(sed -n 's/^# python: //p' $(call compat_req,$*))) && $$py -m venv $(COMPAT)/$*/venv
+	$(COMPAT)/$*/venv/bin/python -m pip install --quiet -r $(call compat_req,$*) -c tests/compat/constraints-$*.txt
+	touch $@
+
+$(COMPAT)/%/amazon.aws/ansible_collections/amazon/aws/MANIFEST.json: tests/compat/requirements-%.txt | $(BIN)/.installed
+	rm -rf $(COMPAT)/$*/amazon.aws
+	pkg=$$(sed -n 's/^# amazon.aws from: //p' $(call compat_req,$*)) && \
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(COMPAT)/wheels "$$pkg" && \
+	$(BIN)/python tests/tools/extract_amazon_aws.py $(COMPAT)/wheels/ansible-$${pkg#ansible==}-py3-none-any.whl $(COMPAT)/$*/amazon.aws
+	touch $@
+
+COMPAT_READY := $(foreach c,$(COMPAT_CORES),$(COMPAT)/$(c)/venv/.installed $(COMPAT)/$(c)/amazon.aws/ansible_collections/amazon/aws/MANIFEST.json)
+
+compat-run-%: $(COMPAT)/%/venv/.installed $(COMPAT)/%/amazon.aws/ansible_collections/amazon/aws/MANIFEST.json | $(BIN)/.installed
+	$(BIN)/python tests/tools/compat.py run $*
+
+# Two versions at a time (2 cores), every version even when one fails; then the table and the README check.
+compat: $(COMPAT_READY) | $(BIN)/.installed
+	rm -f $(COMPAT)/*/result.json
+	status=0; $(BIN)/python tests/tools/compat.py all $(COMPAT_CORES) || status=1; \
+	$(BIN)/python tests/tools/compat.py readme --check && exit $$status
+
+compat-readme:
+	$(BIN)/python tests/tools/compat.py readme
+
+# Sanity on the oldest ansible-core (the newest is `make sanity`), with the oldest amazon.aws beside it.
+compat-sanity-oldest: $(COMPAT)/$(COMPAT_OLDEST)/venv/.installed $(COMPAT)/$(COMPAT_OLDEST)/amazon.aws/ansible_collections/amazon/aws/MANIFEST.json
+	$(BIN)/python tests/tools/compat.py sanity $(COMPAT_OLDEST)

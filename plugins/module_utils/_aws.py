@@ -18,6 +18,8 @@ The retry policy (docs/reliability.md says what it costs in time):
   polling, bounded by the module's timeout options (``_poll.jittered_sleeps``).
 """
 
+import functools
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 
 try:
@@ -34,6 +36,25 @@ MAX_ATTEMPTS = 10
 CLIENT_CONFIG = {"retries": {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, "max_pool_connections": WORKERS}
 #: For repository policy writes: one attempt, the caller retries on a fresh read.
 WRITE_CLIENT_CONFIG = {"retries": {"mode": "standard", "total_max_attempts": 1}, "max_pool_connections": WORKERS}
+
+
+def described(error_handler, description, **options):
+    """``error_handler`` (an amazon.aws ``*_error_handler`` classmethod) with ``description``'s
+    ``{placeholders}`` filled from the call's arguments. amazon.aws fills them itself only from
+    11.0; formatting them here keeps error messages naming the resource on older amazon.aws."""
+
+    def decorator(func):
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def call(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return error_handler(description.format(**bound.arguments), **options)(func)(*args, **kwargs)
+
+        return call
+
+    return decorator
 
 
 class InvalidRequestError(ValueError):

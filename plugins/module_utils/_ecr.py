@@ -17,6 +17,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import described
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import error_code
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import is_transient
 from ansible_collections.pullaccess.aws.plugins.module_utils._poll import jittered_sleeps
@@ -76,7 +77,7 @@ def _raise_if_repository_missing(error, repository, registry_id, region):
         ) from error
 
 
-@ECRErrorHandler.list_error_handler("get the policy of repository {repository}", default_value=(None, None))
+@described(ECRErrorHandler.list_error_handler, "get the policy of repository {repository}", default_value=(None, None))
 def _get_repository_policy(client, repository, registry_id):
     response = client.get_repository_policy(**_repository_params(repository, registry_id))
     return response.get("policyText"), response.get("registryId")
@@ -93,7 +94,7 @@ def get_repository_policy(client, repository, registry_id=None, region=None):
         raise
 
 
-@ECRErrorHandler.common_error_handler("describe repository {repository}")
+@described(ECRErrorHandler.common_error_handler, "describe repository {repository}")
 def _describe_repository(client, repository, registry_id):
     response = client.describe_repositories(repositoryNames=[repository], **({"registryId": registry_id} if registry_id else {}))
     return response["repositories"][0]
@@ -108,7 +109,7 @@ def describe_repository(client, repository, registry_id=None, region=None):
         raise
 
 
-@ECRErrorHandler.common_error_handler("set the policy of repository {repository}")
+@described(ECRErrorHandler.common_error_handler, "set the policy of repository {repository}")
 def _set_repository_policy(client, repository, registry_id, policy_text, force):
     params = dict(_repository_params(repository, registry_id), policyText=policy_text)
     if force:
@@ -116,7 +117,7 @@ def _set_repository_policy(client, repository, registry_id, policy_text, force):
     return client.set_repository_policy(**params)
 
 
-@ECRErrorHandler.deletion_error_handler("delete the policy of repository {repository}")
+@described(ECRErrorHandler.deletion_error_handler, "delete the policy of repository {repository}")
 def delete_repository_policy(client, repository, registry_id=None):
     """Delete a repository policy once (``apply_policy`` retries); False when there was none."""
     client.delete_repository_policy(**_repository_params(repository, registry_id))

@@ -16,6 +16,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import described
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import InvalidRequestError
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import DOCKER_HUB
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECR_PUBLIC
@@ -119,7 +120,7 @@ def describe_images(container_definitions, home_region, account_id, repository_r
 # --------------------------------------------------------------------------------------------
 
 
-@ECSErrorHandler.list_error_handler("describe task definition {task_definition}")
+@described(ECSErrorHandler.list_error_handler, "describe task definition {task_definition}")
 def _describe_task_definition(client, task_definition):
     return client.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
 
@@ -154,12 +155,12 @@ def describe_execution_role(client, task_definition, region):
         raise InvalidReferenceError(f"task definition {task['taskDefinitionArn']}: {e}") from e
 
 
-@ECSErrorHandler.common_error_handler("list the services of cluster {cluster}")
+@described(ECSErrorHandler.common_error_handler, "list the services of cluster {cluster}")
 def _list_service_arns(client, cluster):
     return client.get_paginator("list_services").paginate(cluster=cluster).build_full_result()["serviceArns"]
 
 
-@ECSErrorHandler.common_error_handler("describe the services of cluster {cluster}")
+@described(ECSErrorHandler.common_error_handler, "describe the services of cluster {cluster}")
 def _describe_services(client, cluster, service_arns, include=None):
     if include:
         return client.describe_services(cluster=cluster, services=service_arns, include=include)["services"]

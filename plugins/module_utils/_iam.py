@@ -22,6 +22,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_ins
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import described
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import LAUNCH_TYPES
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import arn_account
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import instance_profile_arn
@@ -94,39 +95,39 @@ def role_to_manage(reference, found, present, create, caller, region):
 # --------------------------------------------------------------------------------------------
 
 
-@IAMErrorHandler.common_error_handler("create role {name}")
+@described(IAMErrorHandler.common_error_handler, "create role {name}")
 def _create_role(client, name, path, trust_policy_text, description):
     return client.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust_policy_text, Description=description)["Role"]
 
 
-@IAMErrorHandler.common_error_handler("wait for role {name} to exist")
+@described(IAMErrorHandler.common_error_handler, "wait for role {name} to exist")
 def _wait_role_exists(client, name):
     client.get_waiter("role_exists").wait(RoleName=name)
 
 
-@IAMErrorHandler.common_error_handler("wait for instance profile {name} to exist")
+@described(IAMErrorHandler.common_error_handler, "wait for instance profile {name} to exist")
 def _wait_instance_profile_exists(client, name):
     client.get_waiter("instance_profile_exists").wait(InstanceProfileName=name)
 
 
-@IAMErrorHandler.common_error_handler("attach policy {policy_arn} to role {role_name}")
+@described(IAMErrorHandler.common_error_handler, "attach policy {policy_arn} to role {role_name}")
 def _attach_role_policy(client, role_name, policy_arn):
     client.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
     return True
 
 
-@IAMErrorHandler.list_error_handler("get inline policy {policy_name} of role {role_name}")
+@described(IAMErrorHandler.list_error_handler, "get inline policy {policy_name} of role {role_name}")
 def _get_role_policy(client, role_name, policy_name):
     return client.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
 
 
-@IAMErrorHandler.common_error_handler("put inline policy {policy_name} on role {role_name}")
+@described(IAMErrorHandler.common_error_handler, "put inline policy {policy_name} on role {role_name}")
 def _put_role_policy(client, role_name, policy_name, policy_text):
     client.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=policy_text)
     return True
 
 
-@IAMErrorHandler.deletion_error_handler("delete inline policy {policy_name} of role {role_name}")
+@described(IAMErrorHandler.deletion_error_handler, "delete inline policy {policy_name} of role {role_name}")
 def _delete_role_policy(client, role_name, policy_name):
     client.delete_role_policy(RoleName=role_name, PolicyName=policy_name)
     return True

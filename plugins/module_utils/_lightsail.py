@@ -24,6 +24,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorH
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.pullaccess.aws.plugins.module_utils._aws import described
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import error_code
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import quote_names
 
@@ -221,7 +222,7 @@ def _missing(service_name, region, error=None):
     )
 
 
-@LightsailErrorHandler.list_error_handler("get container service {service_name}")
+@described(LightsailErrorHandler.list_error_handler, "get container service {service_name}")
 def _get_container_service(client, service_name):
     response = client.get_container_services(serviceName=service_name)
     for service in response.get("containerServices") or []:
@@ -251,7 +252,7 @@ def list_container_services(client):
     return {service["containerServiceName"]: service for service in _get_all_container_services(client)}
 
 
-@LightsailErrorHandler.common_error_handler("update the ECR image puller role of container service {service_name}")
+@described(LightsailErrorHandler.common_error_handler, "update the ECR image puller role of container service {service_name}")
 def _update_puller_role(client, service_name, is_active):
     response = client.update_container_service(serviceName=service_name, privateRegistryAccess={"ecrImagePullerRole": {"isActive": is_active}})
     return response["containerService"]
