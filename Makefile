@@ -22,7 +22,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check policy-lint reliability stress test demo bench clean constraints docs docs-lint docs-test compat compat-readme compat-sanity-oldest
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check policy-lint reliability stress test demo bench clean constraints docs docs-lint docs-test compat compat-readme compat-sanity-oldest test-checks test-aws-suites
 
 help:
 	@echo "make test      everything: sanity, units, emulator, integration, reliability, lint"
@@ -117,7 +117,19 @@ reliability: install
 stress: install
 	PULLACCESS_STRESS=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning tests/reliability
 
-test: sanity units emulator integration reliability lint policy-lint ee-check docs-lint docs-test compat compat-sanity-oldest
+# Two lanes side by side on 2 cores: the checks and the compatibility matrix in one, the suites
+# against the rig in the other (they wait on emulated AWS much of the time). Each lane runs its
+# targets in turn; both use the collection installed once, first.
+CHECKS := sanity units lint policy-lint ee-check docs-lint docs-test compat-sanity-oldest compat
+AWS_SUITES := emulator integration reliability
+test: install
+	$(MAKE) -j2 --output-sync=recurse test-checks test-aws-suites
+
+test-checks:
+	$(MAKE) -j1 -o install -o build $(CHECKS)
+
+test-aws-suites:
+	$(MAKE) -j1 -o install -o build $(AWS_SUITES)
 
 demo: install
 	$(BIN)/python demo/run_demo.py

@@ -269,7 +269,7 @@ def update_puller_role(client, service_name, region, is_active):
         raise
 
 
-@LightsailErrorHandler.list_error_handler("get the deployments of container service {service_name}")
+@described(LightsailErrorHandler.list_error_handler, "get the deployments of container service {service_name}")
 def _get_deployments(client, service_name):
     return client.get_container_service_deployments(serviceName=service_name).get("deployments") or []
 
