@@ -26,3 +26,18 @@ attributes:
       - Comparison is by meaning (order, string or one-element list, account id or account-root ARN), not by bytes.
     support: full
 """
+
+    # Modules that only read AWS (pullaccess.aws.attributes.read_only).
+    READ_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Reads the same in check mode; it never changes anything.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is no diff.
+    support: none
+  idempotent:
+    description: Reads only.
+    support: full
+"""
