@@ -72,6 +72,16 @@ _ECR_IMAGE_RE = re.compile(r"(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-
 PULL_ACTION = "ecr:batchgetimage"
 
 
+
+def _refuse_while_busy(svc, verb):
+    """AWS documents no message for this; it refuses changes while the service is busy.
+    InvalidInputException naming the state is our best guess (see README)."""
+    if svc.state in TRANSITIONAL_STATES:
+        raise LightsailError(
+            "InvalidInputException",
+            f"The container service {svc.name} is in the {svc.state} state and cannot be {verb} now."
+            " Try again when it is READY, RUNNING or DISABLED.")
+
 class LightsailError(Exception):
     """An AWS error answered to the client: ``{"__type": code, "message": message}``."""
 
@@ -297,13 +307,7 @@ class LightsailEmulator:
 
     def _op_update_container_service(self, account, region, params):
         svc = self._get(account, region, params["serviceName"])
-        if svc.state in TRANSITIONAL_STATES:
-            # AWS documents no message for this; it refuses changes while the service is
-            # busy. InvalidInputException naming the state is our best guess (see README).
-            raise LightsailError(
-                "InvalidInputException",
-                f"The container service {svc.name} is in the {svc.state} state and cannot be updated now."
-                " Try again when it is READY, RUNNING or DISABLED.")
+        _refuse_while_busy(svc, "updated")
         for key, attr in (("power", "power"), ("scale", "scale"), ("publicDomainNames", "public_domain_names"), ("isDisabled", "is_disabled")):
             if key in params:
                 setattr(svc, attr, params[key])
@@ -319,11 +323,7 @@ class LightsailEmulator:
 
     def _op_create_container_service_deployment(self, account, region, params):
         svc = self._get(account, region, params["serviceName"])
-        if svc.state in TRANSITIONAL_STATES:
-            raise LightsailError(
-                "InvalidInputException",
-                f"The container service {svc.name} is in the {svc.state} state and cannot be deployed to now."
-                " Try again when it is READY, RUNNING or DISABLED.")
+        _refuse_while_busy(svc, "deployed to")
         if not params.get("containers"):
             raise LightsailError("InvalidInputException", "A deployment needs at least one container.")
         now = self._clock()
