@@ -370,7 +370,7 @@ class Playbooks:
 def task_times(path, started, seconds):
     """Where a run's wall-clock time went: Ansible's start-up (process start to first task), each
     task name's summed spans, and the end (last task to process exit); and the same time split
-    into start-up and end, per-host tasks (run on more than one host), this collection's modules
+    into start-up and end, per-host tasks (run on more than one host, or started once per host), this collection's modules
     (run once for the batch) and the rest (planning, includes: once for the batch)."""
     try:
         with open(path, encoding="utf-8") as stream:
@@ -382,9 +382,11 @@ def task_times(path, started, seconds):
     end = max(0.0, started + seconds - timer["end"])
     spans["(ansible-playbook start-up, inventory)"] = startup
     split = {"start-up and end": startup + end, "per-host tasks": 0.0, "module runs": 0.0, "checks and planning (once)": 0.0}
+    # A meta task (the role's end_role) starts once per host, each start its own entry of one host.
+    starts = collections.Counter(task["name"] for task in timer["tasks"])
     for task in timer["tasks"]:
         spans[task["name"]] = spans.get(task["name"], 0.0) + task["seconds"]
-        if task.get("hosts", 0) > 1:
+        if task.get("hosts", 0) > 1 or starts[task["name"]] > 1:
             split["per-host tasks"] += task["seconds"]
         elif task.get("action") in AWS_MODULES:
             split["module runs"] += task["seconds"]
@@ -395,7 +397,8 @@ def task_times(path, started, seconds):
 
 
 def recap(text):
-    """Totals of the PLAY RECAP: hosts, and how many hosts reported a change."""
+    """Totals of the PLAY RECAP: hosts, and how many hosts reported a change (on ansible-core 2.18 and
+    later a workload whose access did not change ends the role without a task, so it is not listed)."""
     hosts = changed_hosts = 0
     for match in re.finditer(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text, re.MULTILINE):
         hosts += 1
@@ -441,10 +444,10 @@ def run_ours(rig, fleet, playbooks, inventory, workdir):
             log(f"  WARNING: {figures['writes']} write calls in the {phase} phase: {figures['operations']}")
         results[phase] = dict(figures, seconds=round(seconds, 2), floor_reads=floor_reads, floor_writes=floor_writes,
                               floor_calls=floor_reads + floor_writes, safe_floor_calls=safe_floor, changed_hosts=summary["changed_hosts"],
-                              hosts=summary["hosts"], tasks=tasks, split=split)
+                              hosts=fleet.workloads(), recap_hosts=summary["hosts"], tasks=tasks, split=split)
         log(f"         {phase:9} {seconds:7.1f} s  {figures['calls_total']:5} calls ({figures['reads']} reads, {figures['writes']} writes)"
             f"  floor {floor_reads + floor_writes} ({floor_reads} / {floor_writes}), safe floor {safe_floor}"
-            f"  hosts changed {summary['changed_hosts']}/{summary['hosts']}")
+            f"  workloads changed {summary['changed_hosts']}/{fleet.workloads()} (hosts in the recap: {summary['hosts']})")
         log("                   " + ", ".join(f"{name} {spent:.1f} s" for name, spent in split.items()))
         for name, spent in sorted(tasks.items(), key=lambda item: -item[1])[:4]:
             log(f"                   {spent:6.1f} s  {name}")
