@@ -72,6 +72,15 @@ _ECR_IMAGE_RE = re.compile(r"(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-
 PULL_ACTION = "ecr:batchgetimage"
 
 
+class LightsailError(Exception):
+    """An AWS error answered to the client: ``{"__type": code, "message": message}``."""
+
+    def __init__(self, code, message, status=400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
 
 def _refuse_while_busy(svc, verb):
     """AWS documents no message for this; it refuses changes while the service is busy.
@@ -81,15 +90,6 @@ def _refuse_while_busy(svc, verb):
             "InvalidInputException",
             f"The container service {svc.name} is in the {svc.state} state and cannot be {verb} now."
             " Try again when it is READY, RUNNING or DISABLED.")
-
-class LightsailError(Exception):
-    """An AWS error answered to the client: ``{"__type": code, "message": message}``."""
-
-    def __init__(self, code, message, status=400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 def _role_id():
