@@ -444,10 +444,10 @@ def run_ours(rig, fleet, playbooks, inventory, workdir):
             log(f"  WARNING: {figures['writes']} write calls in the {phase} phase: {figures['operations']}")
         results[phase] = dict(figures, seconds=round(seconds, 2), floor_reads=floor_reads, floor_writes=floor_writes,
                               floor_calls=floor_reads + floor_writes, safe_floor_calls=safe_floor, changed_hosts=summary["changed_hosts"],
-                              hosts=fleet.workloads(), recap_hosts=summary["hosts"], tasks=tasks, split=split)
+                              hosts=fleet.workloads, recap_hosts=summary["hosts"], tasks=tasks, split=split)
         log(f"         {phase:9} {seconds:7.1f} s  {figures['calls_total']:5} calls ({figures['reads']} reads, {figures['writes']} writes)"
             f"  floor {floor_reads + floor_writes} ({floor_reads} / {floor_writes}), safe floor {safe_floor}"
-            f"  workloads changed {summary['changed_hosts']}/{fleet.workloads()} (hosts in the recap: {summary['hosts']})")
+            f"  workloads changed {summary['changed_hosts']}/{fleet.workloads} (hosts in the recap: {summary['hosts']})")
         log("                   " + ", ".join(f"{name} {spent:.1f} s" for name, spent in split.items()))
         for name, spent in sorted(tasks.items(), key=lambda item: -item[1])[:4]:
             log(f"                   {spent:6.1f} s  {name}")
