@@ -8,6 +8,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.pullaccess.aws.plugins.filter.pull_access import plain
 from ansible_collections.pullaccess.aws.plugins.filter.pull_access import pull_access_workload
 
 PREFIX = "ecr_pull_access_"
@@ -58,6 +59,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="pull_access_declarations: this ansible-core gives no host variables to plugins")
         play = self._task.get_play()
         batch, every = task_vars.get("ansible_play_batch"), task_vars.get("ansible_play_hosts_all")
+        validator = ArgumentSpecValidator(spec)
         workloads, problems = [], []
         for name in args["hosts"]:
             host = inventory.get_host(name)
@@ -67,7 +69,7 @@ class ActionModule(ActionBase):
             variables = variable_manager.get_vars(play=play, host=host, task=self._task, _hosts=batch, _hosts_all=every)
             templar = self._templar.copy_with_new_env(available_variables=variables)
             try:
-                values = {option: templar.template(variables[option]) for option in spec if option in variables}
+                values = plain({option: templar.template(variables[option]) for option in spec if option in variables})
             except AnsibleError as error:
                 problems.append(f"host {name}: {error.message if hasattr(error, 'message') else error}")
                 continue
@@ -76,7 +78,7 @@ class ActionModule(ActionBase):
                 problems.append(f"host {name}: unknown variables {', '.join(unknown)}: the ecr_pull_access role has no such variables "
                                 "(misspelt?); see its argument specification (ansible-doc -t role pullaccess.aws.ecr_pull_access)")
                 continue
-            checked = ArgumentSpecValidator(spec).validate(values)
+            checked = validator.validate(values)
             if checked.error_messages:
                 problems.append(f"host {name}: " + "; ".join(checked.error_messages))
                 continue

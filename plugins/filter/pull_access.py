@@ -13,6 +13,8 @@ Everything here is pure and fast (no boto3): the declaration check runs once per
 import hashlib
 import re
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
@@ -52,6 +54,20 @@ _SERVICE_PATTERN_RE = re.compile(r"^[a-z0-9*?-]{1,63}$")
 # the real statement will weigh.
 STAND_IN_ACCOUNT = "000000000000"
 STAND_IN_ROLE_ID = "pendingactivation".ljust(52, "0")
+
+
+def plain(value):
+    """``value`` as plain Python data: lists, dicts and untagged scalars. Ansible hands a filter lazy
+    containers that template every item on each access, and tagged values that copy slowly; a
+    fleet's plan walks its inputs many times, so it copies them once."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    for kind in (str, bool, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
 
 
 def _fail(host, message):
@@ -457,11 +473,17 @@ def _changed_hosts(workloads, pullers, ecs, policy_writes, written, principals):
                 changed.update(w["host"] for w in hosts.get(("lightsail", batch["region"], puller["service_name"]), []))
     for dummy, result in ecs:
         changed.update(entry["name"] for entry in result.get("workloads") or [] if entry.get("changed"))
+    # A policy change concerns the workloads that declare its repository and the exclusive ones.
+    concerned = {}
+    for workload in workloads:
+        names = {ref["name"] for ref in workload["repositories"]} if not workload["exclusive"] else {None}
+        for name in names:
+            concerned.setdefault(name, []).append(workload)
     for batch, result in zip(policy_writes, _results(written)):
         for entry in result.get("policies") or []:
             if not entry.get("changed"):
                 continue
-            for workload in workloads:
+            for workload in concerned.get(entry.get("repository"), []) + concerned.get(None, []):
                 principal = _principal_of(workload, principals)
                 if _access_view(entry.get("policy_before"), workload, principal) != _access_view(entry.get("policy"), workload, principal):
                     changed.add(workload["host"])
@@ -493,6 +515,8 @@ def pull_access_plan(workloads, puller_reads=None, ecs_reads=None, activations=N
     ``repository_workloads`` and ``policy_writes`` (the policy batches, with every principal the
     reads, ``activations`` and ``ecs_grants`` gave). With the registered result of the
     ``policy_writes`` loop, also ``changed_hosts``: whose access the run changed."""
+    workloads, puller_reads, ecs_reads, activations, ecs_grants, policy_writes = plain(
+        (workloads, puller_reads, ecs_reads, activations, ecs_grants, policy_writes))
     workloads = [w for w in workloads or [] if w]
     plan = {"puller_reads": _puller_batches(workloads), "ecs_reads": _ecs_batches(workloads)}
     if puller_reads is None and ecs_reads is None:

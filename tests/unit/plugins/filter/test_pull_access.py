@@ -893,6 +893,75 @@ def test_plan_ecs_and_revoke_phases():
     assert plan["policy_checks"] and plan["unknown_principals"] == []
 
 
+def policy_of(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def pull_statement(sid, *principals):
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": list(principals)}, "Action": PULL}
+
+
+FOREIGN = pull_statement("SomeoneElse", f"arn:aws:iam::{OTHER}:root")
+
+
+@pytest.mark.parametrize(
+    "written, expected",
+    [
+        # shop's statement added to app: shop changed; blog (declares blog-repo only) did not.
+        ({"repository": "app", "changed": True, "policy_before": policy_of(FOREIGN),
+          "policy": policy_of(FOREIGN, pull_statement("SHOP", LIGHTSAIL_PRINCIPAL))}, ["shop"]),
+        # Only a foreign statement changed: nobody's access did.
+        ({"repository": "app", "changed": True, "policy_before": None, "policy": policy_of(FOREIGN)}, []),
+        # blog's own statement removed from a repository it does not declare, by its exclusive run.
+        ({"repository": "app", "changed": True, "policy_before": policy_of(pull_statement("BLOG", BLOG_PRINCIPAL)), "policy": None}, ["blog"]),
+        # Unchanged entries are not looked at.
+        ({"repository": "app", "changed": False, "policy_before": None, "policy": policy_of(pull_statement("SHOP", LIGHTSAIL_PRINCIPAL))}, []),
+    ],
+    ids=["granted", "foreign-only", "exclusive-cleanup", "unchanged"],
+)
+def test_plan_changed_hosts(written, expected):
+    """Whose access a policy write changed: the workloads that declare its repository and the exclusive ones."""
+    shop = dict(host_plan(lightsail(), "shop"), sid="SHOP")
+    blog = dict(host_plan(lightsail(name="blog", repositories=["blog-repo"], exclusive=True), "blog"), sid="BLOG")
+    read = [{"pullers": [{"service_name": "shop", "changed": False, "principal_arn": LIGHTSAIL_PRINCIPAL},
+                         {"service_name": "blog", "changed": False, "principal_arn": BLOG_PRINCIPAL}]}]
+    plan = pull_access.pull_access_plan([shop, blog], read, [], None, None, [{"policies": [written]}])
+    assert plan["changed_hosts"] == expected
+
+
+def test_plan_changed_hosts_from_switches():
+    shop, api = host_plan(lightsail(), "shop"), host_plan(ecs(), "api")
+    read = [{"pullers": [{"service_name": "shop", "changed": True, "principal_arn": ""}]}]
+    ecs_read = [{"workloads": [{"name": "api", "changed": True, "role_arn": ECS_ROLE}]}]
+    assert pull_access.pull_access_plan([shop, api], read, ecs_read, None, None, [])["changed_hosts"] == ["api", "shop"]
+
+
+class Tagged(str):
+    """Stands in for Ansible's tagged strings (a str subclass that copies slowly)."""
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (Tagged("web"), "web"),
+        ({Tagged("a"): (Tagged("b"), 1, True, None, 1.5)}, {"a": ["b", 1, True, None, 1.5]}),
+        ([{"x": [Tagged("y")]}], [{"x": ["y"]}]),
+    ],
+    ids=["tagged-str", "mapping-and-tuple", "nested"],
+)
+def test_plain(value, expected):
+    """Plain data: exact built-in types all the way down (no subclass, no tuple)."""
+    def types(item):
+        if isinstance(item, dict):
+            return {type(k).__name__: types(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [types(v) for v in item]
+        return type(item).__name__
+
+    assert pull_access.plain(value) == expected
+    assert types(pull_access.plain(value)) == types(expected)
+
+
 # ---------------------------------------------------------------------------------------------
 # Statement modes: shared (the default), account, workload, and moving between them
 # ---------------------------------------------------------------------------------------------
