@@ -4,6 +4,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+import json
+
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
@@ -87,5 +89,5 @@ class ActionModule(ActionBase):
             except AnsibleError as error:
                 problems.append(str(error.message if hasattr(error, "message") else error).replace("ecr_pull_access: ", "", 1))
         if problems:
-            return dict(result, failed=True, msg=problems_message(problems, len(args["hosts"])), workloads=[])
-        return dict(result, changed=False, workloads=workloads)
+            return dict(result, failed=True, msg=problems_message(problems, len(args["hosts"])), workloads=[], workloads_json="[]")
+        return dict(result, changed=False, workloads=workloads, workloads_json=json.dumps(workloads))

@@ -11,6 +11,7 @@ repository policy) and name a workload's statement (``pull_access_sid``).
 Everything here is pure and fast (no boto3): the declaration check runs once per host."""
 
 import hashlib
+import json
 import re
 
 from collections.abc import Mapping
@@ -68,6 +69,14 @@ def plain(value):
         if isinstance(value, kind):
             return kind(value)
     return value
+
+
+def plain_workloads(workloads):
+    """The workloads as plain data, from a list or its JSON text (the declaration check's
+    ``workloads_json``: Ansible passes one string at once, a list item by item on every use)."""
+    if isinstance(workloads, str):
+        return json.loads(workloads)
+    return plain(workloads or [])
 
 
 def _fail(host, message):
@@ -371,8 +380,7 @@ def _policy_changes(workloads, principals=None, stand_in=False):
         return changes[key]
 
     def add(entry_change, statement):
-        if statement not in entry_change["statements"]:
-            entry_change["statements"].append(statement)
+        entry_change["statements"].append(statement)
 
     declared = {}
     for entry in entries:
@@ -418,7 +426,34 @@ def _policy_changes(workloads, principals=None, stand_in=False):
             add(changes[key], {"sid": workload["sid"], "state": "absent"})
             if principal:
                 add(changes[key], {"sid": SHARED_SIDS[workload["type"]], "state": "absent", "principals": [principal], "purge_principals": False})
-    return [changes[key] for key in sorted(changes, key=lambda k: (k[2], k[0], k[1])) if changes[key]["statements"]]
+    return [dict(changes[key], statements=_merged(changes[key]["statements"]))
+            for key in sorted(changes, key=lambda k: (k[2], k[0], k[1])) if changes[key]["statements"]]
+
+
+def _merged(statements):
+    """The statement requests without repeats, and the requests that only add (or only take away)
+    principals of one Sid as one request with all of them, in first-seen order: a thousand
+    workloads sharing a repository make one request, not a thousand."""
+    found, seen, merged = [], set(), {}
+    for statement in statements:
+        if statement.get("purge_principals") is False and statement.get("principals"):
+            key = json.dumps({k: v for k, v in statement.items() if k != "principals"}, sort_keys=True)
+            if key in merged:
+                target, known = merged[key]
+                for principal in statement["principals"]:
+                    if principal not in known:
+                        known.add(principal)
+                        target["principals"].append(principal)
+                continue
+            statement = dict(statement, principals=list(dict.fromkeys(statement["principals"])))
+            merged[key] = (statement, set(statement["principals"]))
+        else:
+            key = json.dumps(statement, sort_keys=True)
+            if key in seen:
+                continue
+            seen.add(key)
+        found.append(statement)
+    return found
 
 
 def _policy_batches(changes):
@@ -442,11 +477,17 @@ def _unknown_principals(workloads, principals):
     ]
 
 
+# What the role's decisions read of a module result (the rest, e.g. a fleet's diff, is not copied).
+RESULT_KEYS = ("skipped", "changed", "pullers", "workloads", "policies")
+
+
 def _results(registered):
-    """The module results of a registered task: its ``results`` (a loop), in loop order."""
+    """The module results of a registered task: its ``results`` (a loop), in loop order, as plain
+    data with the ``RESULT_KEYS`` only."""
     if registered is None:
         return []
-    return list(registered.get("results") or []) if isinstance(registered, dict) else list(registered)
+    results = registered.get("results") or [] if isinstance(registered, Mapping) else registered
+    return [{key: plain(result[key]) for key in RESULT_KEYS if key in result} for result in results]
 
 
 def _access_view(document, workload, principal):
@@ -515,9 +556,7 @@ def pull_access_plan(workloads, puller_reads=None, ecs_reads=None, activations=N
     ``repository_workloads`` and ``policy_writes`` (the policy batches, with every principal the
     reads, ``activations`` and ``ecs_grants`` gave). With the registered result of the
     ``policy_writes`` loop, also ``changed_hosts``: whose access the run changed."""
-    workloads, puller_reads, ecs_reads, activations, ecs_grants, policy_writes = plain(
-        (workloads, puller_reads, ecs_reads, activations, ecs_grants, policy_writes))
-    workloads = [w for w in workloads or [] if w]
+    workloads = [w for w in plain_workloads(workloads) if w]
     plan = {"puller_reads": _puller_batches(workloads), "ecs_reads": _ecs_batches(workloads)}
     if puller_reads is None and ecs_reads is None:
         return plan

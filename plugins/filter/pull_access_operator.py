@@ -17,7 +17,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pullaccess.aws.plugins.filter.pull_access import _policy_changes
 from ansible_collections.pullaccess.aws.plugins.filter.pull_access import _results
-from ansible_collections.pullaccess.aws.plugins.filter.pull_access import plain
+from ansible_collections.pullaccess.aws.plugins.filter.pull_access import plain_workloads
 from ansible_collections.pullaccess.aws.plugins.filter.pull_access import pull_access_plan
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECR_POLICY_ACTIONS
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECS_READ_ACTION
@@ -193,7 +193,7 @@ def pull_access_operator_policy(workloads, account_id, puller_reads=None, ecs_re
     operator's own account's statements come first (``operator-policy.json``,
     ``operator-policy-2.json``, ... when split); each other account whose repositories the
     workloads name gets its own (``operator-policy-ACCOUNT.json``)."""
-    workloads, puller_reads, ecs_reads = plain((workloads, puller_reads, ecs_reads))
+    workloads, puller_reads, ecs_reads = plain_workloads(workloads), _results(puller_reads), _results(ecs_reads)
     groups = {}
     for statement in operator_statements(workloads, account_id, puller_reads, ecs_reads, operator_arns):
         groups.setdefault(statement["account"] or "", []).extend(_fitting(statement, limit))
@@ -224,7 +224,7 @@ def pull_access_permission_checks(workloads, account_id=None, puller_reads=None,
     "context"}`` per statement of the generated policy and value of its condition key (the
     simulation itself left out: it has run by then). Without ``account_id``, the caller's
     account from the reads (no checks when they show none)."""
-    workloads, puller_reads, ecs_reads = plain((workloads, puller_reads, ecs_reads))
+    workloads, puller_reads, ecs_reads = plain_workloads(workloads), _results(puller_reads), _results(ecs_reads)
     account_id = account_id or caller_account(puller_reads, ecs_reads)
     if not account_id:
         return []

@@ -53,6 +53,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+workloads_json:
+  description:
+    - RV(workloads) as JSON text, for the P(pullaccess.aws.pull_access_plan#filter) filter and the operator policy filters,
+      which take either. Ansible passes one string to a filter at once, while it hands over a list item by item on every
+      use, which takes seconds for a thousand workloads.
+  returned: always
+  type: str
+  sample: '[{"host": "shop-frontend", "type": "lightsail", "state": "present", "region": "us-east-1", "name": "shop-frontend"}]'
 workloads:
   description:
     - One workload per host, in the order of O(hosts), as the P(pullaccess.aws.pull_access_workload#filter) filter

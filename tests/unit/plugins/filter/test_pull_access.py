@@ -4,6 +4,7 @@
 
 """Table-driven tests of the ecr_pull_access role filters (plugins/filter/pull_access.py)."""
 
+import json
 import re
 
 import pytest
@@ -934,6 +935,51 @@ def test_plan_changed_hosts_from_switches():
     read = [{"pullers": [{"service_name": "shop", "changed": True, "principal_arn": ""}]}]
     ecs_read = [{"workloads": [{"name": "api", "changed": True, "role_arn": ECS_ROLE}]}]
     assert pull_access.pull_access_plan([shop, api], read, ecs_read, None, None, [])["changed_hosts"] == ["api", "shop"]
+
+
+def test_plan_from_json_text():
+    """The role hands the workloads over as JSON text; the plan is the same as from the list."""
+    workloads = [host_plan(lightsail(), "shop"), host_plan(ecs(repositories=[{"name": "base", "registry_id": OTHER}]), "api")]
+    read = [{"pullers": [{"service_name": "shop", "changed": True, "principal_arn": ""}]}]
+    ecs_read = [{"workloads": [{"name": "api", "changed": True, "role_arn": ECS_ROLE}]}]
+    for args in ((), (read, ecs_read), (read, ecs_read, None, None, [])):
+        assert pull_access.pull_access_plan(json.dumps(workloads), *args) == pull_access.pull_access_plan(workloads, *args)
+
+
+A_ARN, B_ARN = LIGHTSAIL_PRINCIPAL, BLOG_PRINCIPAL
+
+
+@pytest.mark.parametrize(
+    "statements, expected",
+    [
+        # Adds to one shared Sid become one add; removals one removal; the order of first sight stays.
+        ([{"sid": "S", "principals": [A_ARN], "purge_principals": False}, {"sid": "S", "state": "absent", "principals": [A_ARN],
+                                                                           "purge_principals": False},
+          {"sid": "S", "principals": [B_ARN, A_ARN], "purge_principals": False}],
+         [{"sid": "S", "principals": [A_ARN, B_ARN], "purge_principals": False},
+          {"sid": "S", "state": "absent", "principals": [A_ARN], "purge_principals": False}]),
+        # Different actions are different requests.
+        ([{"sid": "S", "principals": [A_ARN], "actions": PULL, "purge_principals": False},
+          {"sid": "S", "principals": [B_ARN], "actions": ECS_PULL, "purge_principals": False}],
+         [{"sid": "S", "principals": [A_ARN], "actions": PULL, "purge_principals": False},
+          {"sid": "S", "principals": [B_ARN], "actions": ECS_PULL, "purge_principals": False}]),
+        # Whole-statement requests (a workload's own Sid, purge) are never merged; repeats go.
+        ([{"sid": "A", "principals": [A_ARN]}, {"sid": "A", "principals": [B_ARN]}, {"sid": "X", "state": "absent"},
+          {"sid": "X", "state": "absent"}],
+         [{"sid": "A", "principals": [A_ARN]}, {"sid": "A", "principals": [B_ARN]}, {"sid": "X", "state": "absent"}]),
+    ],
+    ids=["shared-adds-and-removals", "different-actions", "whole-statements"],
+)
+def test_merged_requests(statements, expected):
+    assert pull_access._merged(statements) == expected
+
+
+def test_shared_fleet_makes_one_request_per_repository():
+    fleet = [dict(host_plan(lightsail(name=f"svc{i}", statement_mode="shared"), f"svc{i}"), sid=f"S{i}") for i in range(50)]
+    principals = {("lightsail", REGION, f"svc{i}"): LIGHTSAIL_PRINCIPAL.replace("shop", f"svc{i}") for i in range(50)}
+    (change,) = pull_access._policy_changes(fleet, principals)
+    adds = [s for s in change["statements"] if s["sid"] == "PullAccessLightsailShared" and s.get("state") != "absent"]
+    assert len(adds) == 1 and adds[0]["principals"] == [principals[("lightsail", REGION, f"svc{i}")] for i in range(50)]
 
 
 class Tagged(str):

@@ -124,6 +124,15 @@ def test_operator_statements_refuse_a_bad_account():
         operator.operator_statements([shop()], "12345")
 
 
+def test_workloads_as_json_text():
+    """The role hands the workloads over as JSON text: the same policy and checks as from the list."""
+    workloads = [shop(), billing(), cluster()]
+    assert (operator.pull_access_operator_policy(json.dumps(workloads), OWN, PULLER_READ, ECS_READ)
+            == operator.pull_access_operator_policy(workloads, OWN, PULLER_READ, ECS_READ))
+    assert (operator.pull_access_permission_checks(json.dumps(workloads), None, PULLER_READ, ECS_READ)
+            == operator.pull_access_permission_checks(workloads, None, PULLER_READ, ECS_READ) != [])
+
+
 def test_policy_documents_by_account_and_size():
     documents = operator.pull_access_operator_policy([shop(), billing(), cluster()], OWN, PULLER_READ, ECS_READ, [f"arn:aws:iam::{OWN}:user/op"])
     assert [d["name"] for d in documents] == ["operator-policy.json", f"operator-policy-{OTHER}.json"]
