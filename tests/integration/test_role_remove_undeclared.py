@@ -10,6 +10,8 @@ import json
 import os
 import time
 
+import pytest
+
 from integration.conftest import dump
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -137,3 +139,29 @@ def test_remove_undeclared_takes_away_only_the_grants_of_workloads_gone_from_the
     again = ansible.play(GRANT, inventory=source, extravars=REMOVE)
     assert again.rc == 0 and again.changed_tasks == [], again.stdout
     assert aws.requests(since=mark, mutating=True) == []
+
+
+def role_play(**play):
+    return [dict({"hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "Pull access", "ansible.builtin.import_role": {"name": "pullaccess.aws.ecr_pull_access", "rolespec_validate": False}}]},
+        **play)]
+
+
+@pytest.mark.parametrize(
+    "play, host_remove, message",
+    [
+        ({"serial": 1}, [True, True], "the batch holds 1 of the 2 hosts of the play (serial)"),
+        ({"strategy": "free"}, [True, True], "the strategy runs the role for each host on its own"),
+        ({}, [True, False], "it is set for 1 of the 2 hosts only (set it for every host or for none)"),
+    ],
+    ids=["serial", "strategy-free", "some-hosts"],
+)
+def test_remove_undeclared_refuses_a_run_that_sees_part_of_the_play(ansible, aws, play, host_remove, message):
+    hosts = {name: {"ecr_pull_access_remove_undeclared": remove} for name, remove in zip(("shop", "blog"), host_remove)}
+    inventory_doc = {"all": {"hosts": hosts, "vars": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_region": "us-east-1",
+                                                     "ecr_pull_access_repositories": ["app"]}}}
+    mark = aws.mark()
+    run = ansible.play(role_play(**play), inventory=inventory_doc)
+    assert run.rc != 0
+    assert f"ecr_pull_access_remove_undeclared is set, but {message}; nothing was changed" in run.stdout, run.stdout
+    assert aws.requests(since=mark) == []

@@ -410,4 +410,3 @@ def _replace_principal(document, arn, unique_id):
             elif isinstance(values, list) and arn in values:
                 block["AWS"], changed = [unique_id if value == arn else value for value in values], True
     return changed
-
