@@ -382,7 +382,7 @@ def replace_deleted_principal(arn, unique_id):
     only ``AWS`` entries of Principal and NotPrincipal blocks change (conditions keep the ARN). The
     text stays in the form it was stored in (ECR's re-serialisation, or compact)."""
     from moto.ecr.models import ecr_backends
-    for per_account in list(ecr_backends.values()):
+    for per_account in list(dict.values(ecr_backends)):
         for backend in list(dict.values(per_account)):
             for repository in list(backend.repositories.values()):
                 text = repository.policy

@@ -350,11 +350,12 @@ class LightsailEmulator:
 
     def _op_delete_container_service(self, account, region, params):
         svc = self._get(account, region, params["serviceName"])
-        svc.begin("DELETING", self.delete_delay, None, self._clock())
         if self.principal_deleted is not None:
             for arn in (svc.puller_arn, svc.principal_arn):
                 if arn:
                     self.principal_deleted(arn, _unique_id())
+        # After the policies are rewritten, so that DELETING lasts delete_delay from the answer on.
+        svc.begin("DELETING", self.delete_delay, None, self._clock())
         return {}
 
     # ----- helpers ------------------------------------------------------------------

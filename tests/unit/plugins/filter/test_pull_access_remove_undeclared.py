@@ -15,7 +15,8 @@ OWN = "111122223333"
 OTHER = "444455556666"
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 ECS_PULL = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-L_SHARED, E_SHARED = "PullAccessLightsailShared", "PullAccessEcsShared"
+L_SHARED = "PullAccessLightsailShared"
+E_SHARED = "PullAccessEcsShared"
 ECS_ROLE = f"arn:aws:iam::{OWN}:role/api"
 
 
@@ -56,7 +57,8 @@ def cleanup_of(entries, **kwargs):
     }
 
 
-SHOP, BLOG = lightsail("shop"), lightsail("blog")
+SHOP = lightsail("shop")
+BLOG = lightsail("blog")
 OWNED = ["PullAccessLightsail", "PullAccessEcs"]
 
 
