@@ -158,8 +158,8 @@ def role_play(**play):
 )
 def test_remove_undeclared_refuses_a_run_that_sees_part_of_the_play(ansible, aws, play, host_remove, message):
     hosts = {name: {"ecr_pull_access_remove_undeclared": remove} for name, remove in zip(("shop", "blog"), host_remove)}
-    inventory_doc = {"all": {"hosts": hosts, "vars": {"ecr_pull_access_type": "lightsail", "ecr_pull_access_region": "us-east-1",
-                                                     "ecr_pull_access_repositories": ["app"]}}}
+    declared = {"ecr_pull_access_type": "lightsail", "ecr_pull_access_region": "us-east-1", "ecr_pull_access_repositories": ["app"]}
+    inventory_doc = {"all": {"hosts": hosts, "vars": declared}}
     mark = aws.mark()
     run = ansible.play(role_play(**play), inventory=inventory_doc)
     assert run.rc != 0
