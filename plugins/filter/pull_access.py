@@ -25,6 +25,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._names import ECS_P
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import LAUNCH_TYPES
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import PARTITION
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import OWNED_SID_PREFIX
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import OWNED_SID_PREFIXES
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import PULL_ACTIONS
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import SHARED_SIDS
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import WORKLOAD_TYPES
@@ -163,6 +164,7 @@ def pull_access_workload(declaration, host="?"):
     if not _SERVICE_PATTERN_RE.match(pattern):
         _fail(host, f"ecr_pull_access_service_pattern {pattern!r} is not a container service name pattern (lowercase letters, digits, - and * or ?)")
     workload = {"type": workload_type, "state": state, "region": region, "exclusive": bool(declaration.get("exclusive")), "host": host,
+                "remove_undeclared": bool(declaration.get("remove_undeclared")),
                 "statement_mode": mode if workload_type == "lightsail" or mode != "account" else "shared", "service_pattern": pattern}
     if workload_type == "lightsail":
         if not name:
@@ -426,6 +428,13 @@ def _policy_changes(workloads, principals=None, stand_in=False):
             add(changes[key], {"sid": workload["sid"], "state": "absent"})
             if principal:
                 add(changes[key], {"sid": SHARED_SIDS[workload["type"]], "state": "absent", "principals": [principal], "purge_principals": False})
+    if any(entry["plan"].get("remove_undeclared") for entry in entries):
+        for entry in entries:
+            for ref in entry["plan"]["repositories"] + list(entry["plan"].get("cleanup_repositories") or []):
+                target = change(ref)
+                target.pop("patterns", None)
+                target.pop("moved", None)
+        _remove_undeclared(changes, entries, add)
     return [dict(changes[key], statements=_merged(changes[key]["statements"]))
             for key in sorted(changes, key=lambda k: (k[2], k[0], k[1])) if changes[key]["statements"]]
 
@@ -456,12 +465,52 @@ def _merged(statements):
     return found
 
 
+def _declared_access(entries):
+    """Per repository key, what the play's present workloads declare in it: the Sids the role
+    keeps for them (their own, their account statement) and each kind's principals in the shared
+    statement."""
+    declared = {}
+    for entry in entries:
+        workload, principal = entry["plan"], entry.get("principal") or ""
+        if workload["state"] != "present":
+            continue
+        for ref in workload["repositories"]:
+            found = declared.setdefault((ref["registry_id"] or "", ref["region"], ref["name"]), {"keep": set(), "lightsail": set(), "ecs": set()})
+            found["keep"].add(workload["sid"])
+            if workload["type"] == "lightsail" and workload["statement_mode"] == "account":
+                found["keep"].add(account_sid(workload["service_pattern"]))
+            # ECS roles get a statement only in another account's repository (their IAM policy grants the rest).
+            same_account = workload["type"] == "ecs" and (not ref["registry_id"] or ref["registry_id"] == arn_account(principal)[1])
+            if workload["statement_mode"] == "shared" and principal and not same_account:
+                found[workload["type"]].add(principal)
+    return declared
+
+
+def _remove_undeclared(changes, entries, add):
+    """Add to every repository's change what removes the role's own statements and principals that
+    no present workload of the play declares (ecr_pull_access_remove_undeclared): each shared
+    statement narrowed to the declared principals (unique ids of deleted roles go too), and every
+    other statement with one of the role's Sid prefixes removed unless a declared workload keeps it."""
+    declared = _declared_access(entries)
+    for key, target in changes.items():
+        found = declared.get(key, {"keep": set(), "lightsail": set(), "ecs": set()})
+        for kind in WORKLOAD_TYPES:
+            if found[kind]:
+                actions = ECS_PULL_ACTIONS if kind == "ecs" else PULL_ACTIONS
+                add(target, {"sid": SHARED_SIDS[kind], "principals": sorted(found[kind]), "actions": actions, "purge_principals": True})
+            else:
+                add(target, {"sid": SHARED_SIDS[kind], "state": "absent"})
+        target["purge_sid_prefixes"] = list(OWNED_SID_PREFIXES)
+        target["keep_sids"] = sorted(found["keep"])
+
+
 def _policy_batches(changes):
     """Per-repository changes grouped by region: one ``{"region", "policies"}`` each, for one
     ecr_repo_policy_statement call (its ``policies`` form)."""
     batches = {}
     for change in changes:
         entry = {"repository": change["repository"], "registry_id": change["registry_id"], "statements": change["statements"]}
+        entry.update({key: change[key] for key in ("purge_sid_prefixes", "keep_sids") if key in change})
         batches.setdefault(change["region"], []).append(entry)
     return [{"region": region, "policies": policies} for region, policies in sorted(batches.items())]
 

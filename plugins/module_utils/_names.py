@@ -32,6 +32,9 @@ OWNED_SID_PREFIX = "PullAccess"
 SHARED_SIDS = {"lightsail": "PullAccessLightsailShared", "ecs": "PullAccessEcsShared"}
 #: The account mode's statement (followed by a hash of the service name pattern unless it is ``*``).
 ACCOUNT_SID = "PullAccessLightsailAccount"
+#: The Sids the role owns in every statement mode start with one of these (the prefix and the kind of
+#: workload): what its fleet-wide cleanup (ecr_pull_access_remove_undeclared) may remove.
+OWNED_SID_PREFIXES = tuple(OWNED_SID_PREFIX + kind.capitalize() for kind in WORKLOAD_TYPES)
 
 #: Per ECS launch type: the role that pulls images, the service that assumes it, and the AWS
 #: managed policy (path and name under ``arn:<partition>:iam::aws:policy``) that lets it pull.

@@ -359,6 +359,22 @@ def remove_statement(document, sid):
     return result
 
 
+def remove_unnamed_statements(document, prefixes, keep_sids):
+    """Return ``(document, removed_sids)``: ``document`` without the statements whose Sid starts with
+    one of ``prefixes`` and is not in ``keep_sids`` (what a caller owns by prefix and no longer wants).
+    Every other statement is carried through as it was, in order."""
+    if not document or not prefixes:
+        return document, []
+    keep = set(keep_sids or ())
+    removed = [s.get("Sid") for s in statements_of(document)
+               if isinstance(s.get("Sid"), str) and s["Sid"].startswith(tuple(prefixes)) and s["Sid"] not in keep]
+    if not removed:
+        return document, []
+    result = dict(document)
+    result["Statement"] = [s for s in statements_of(document) if s.get("Sid") not in removed]
+    return result, removed
+
+
 def render_policy(document):
     """The policy text we write: compact JSON, keys in the order we built them (no whitespace:
     ECR counts every character against its limit)."""

@@ -23,6 +23,7 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._policy import desi
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import find_statement
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import put_statement
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import remove_statement
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import remove_unnamed_statements
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import statements_of
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_actions
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import validate_conditions
@@ -40,23 +41,27 @@ class PolicyRequest:
     ``[(where, entry)]``; ``check_requests`` sets ``statements``, the checked ones. ``where`` names
     the request in messages (empty for the task's own repository)."""
 
-    def __init__(self, repository, registry_id, entries, where=""):
+    def __init__(self, repository, registry_id, entries, where="", purge_sid_prefixes=None, keep_sids=None):
         self.repository = repository
         self.registry_id = registry_id
         self.entries = entries
         self.where = where
+        # Statements with these Sid prefixes that ``entries`` do not name (nor keep_sids) are removed.
+        self.purge_sid_prefixes = list(purge_sid_prefixes or [])
+        self.keep_sids = list(keep_sids or [])
         self.statements = None
         self.notes = set()
 
 
-def _request(params, repository, registry_id, statements, where):
+def _request(params, repository, registry_id, statements, where, policy=None):
     if statements is None:
         return PolicyRequest(repository, registry_id, [("", {key: params[key] for key in STATEMENT_KEYS})], where)
     entries = []
     for index, entry in enumerate(statements):
         entry = dict(entry, **{key: params[key] for key in INHERITED_KEYS if entry.get(key) is None})
         entries.append((f"statements[{index}] (sid {entry['sid']!r})", entry))
-    return PolicyRequest(repository, registry_id, entries, where)
+    policy = policy or {}
+    return PolicyRequest(repository, registry_id, entries, where, policy.get("purge_sid_prefixes"), policy.get("keep_sids"))
 
 
 def requests_from(params):
@@ -65,7 +70,8 @@ def requests_from(params):
     if params["policies"] is None:
         return [_request(params, params["repository"], params["registry_id"], params["statements"], "")]
     return [
-        _request(params, entry["repository"], entry["registry_id"], entry["statements"], f"policies[{index}] (repository {entry['repository']!r})")
+        _request(params, entry["repository"], entry["registry_id"], entry["statements"], f"policies[{index}] (repository {entry['repository']!r})",
+                 entry)
         for index, entry in enumerate(params["policies"])
     ]
 
@@ -96,8 +102,13 @@ def _check_request(request, allow_public):
     problems = []
     if request.registry_id is not None and not is_account_id(request.registry_id):
         problems.append(f"registry_id {request.registry_id!r} is not a 12-digit AWS account id")
-    if not request.entries:
+    if not request.entries and not request.purge_sid_prefixes:
         problems.append("statements must list at least one statement")
+    for prefix in request.purge_sid_prefixes:
+        try:
+            validate_sid(prefix)
+        except PolicyError as e:
+            problems.append(f"purge_sid_prefixes: {e}")
     request.statements = []
     for where, entry in request.entries:
         statement, found = checked_statement(entry, allow_public)
@@ -117,9 +128,11 @@ def check_requests(requests, allow_public):
     return requests
 
 
-def statement_change(statements, delete_empty_policy, notes):
+def statement_change(statements, delete_empty_policy, notes, purge_sid_prefixes=(), keep_sids=()):
     """The pure ``apply_change(document) -> document`` applying every checked statement request in
-    turn; what ``desired_statement`` remarks goes into the set ``notes``."""
+    turn, then removing the statements whose Sid starts with one of ``purge_sid_prefixes`` that no
+    request names and ``keep_sids`` does not list; what ``desired_statement`` remarks goes into the
+    set ``notes``."""
 
     def apply_one(document, request):
         current = find_statement(document, request["sid"])
@@ -129,19 +142,27 @@ def statement_change(statements, delete_empty_policy, notes):
             return document
         if wanted is not None:
             return put_statement(document, wanted)
-        result = remove_statement(document, request["sid"])
+        return emptied(remove_statement(document, request["sid"]), repr(request["sid"]))
+
+    def emptied(result, what):
         if statements_of(result):
             return result
         if delete_empty_policy:
             return None
         raise PolicyError(
-            f"removing statement {request['sid']!r} would leave the repository policy without statements, which "
+            f"removing statement {what} would leave the repository policy without statements, which "
             "ECR does not accept; nothing was written. Set delete_empty_policy=true to delete the policy instead"
         )
+
+    keep = [request["sid"] for request in statements] + list(keep_sids or ())
 
     def apply_change(document):
         for request in statements:
             document = apply_one(document, request)
+        if purge_sid_prefixes and document:
+            document, removed = remove_unnamed_statements(document, purge_sid_prefixes, keep)
+            if removed:
+                document = emptied(document, ", ".join(repr(sid) for sid in removed))
         return document
 
     return apply_change
@@ -152,7 +173,7 @@ def plan_policies(client, requests, delete_empty_policy, region):
     in the order of ``requests``."""
 
     def plan(request):
-        apply_change = statement_change(request.statements, delete_empty_policy, request.notes)
+        apply_change = statement_change(request.statements, delete_empty_policy, request.notes, request.purge_sid_prefixes, request.keep_sids)
         return plan_policy(client, request.repository, apply_change, request.registry_id, region)
 
     return run_all(plan, requests)

@@ -99,6 +99,22 @@ options:
         elements: dict
         required: true
         suboptions: *statement_suboptions
+      purge_sid_prefixes:
+        description:
+          - Also remove, in the same write, every statement whose Sid starts with one of these prefixes and that neither
+            the entry's O(policies[].statements) nor O(policies[].keep_sids) name. Statements with other Sids (or none)
+            are kept exactly as they are.
+          - This is how the C(pullaccess.aws.ecr_pull_access) role removes the statements of workloads that no longer
+            exist (its variable C(ecr_pull_access_remove_undeclared)).
+        type: list
+        elements: str
+        version_added: 0.1.0
+      keep_sids:
+        description:
+          - Sids that O(policies[].purge_sid_prefixes) leaves alone although the entry's statements do not name them.
+        type: list
+        elements: str
+        version_added: 0.1.0
   state:
     description:
       - V(present) makes sure the statement is in the policy as described.
@@ -392,6 +408,8 @@ def argument_spec():
         repository=dict(type="str", required=True),
         registry_id=dict(type="str"),
         statements=dict(type="list", elements="dict", required=True, options=statement_options),
+        purge_sid_prefixes=dict(type="list", elements="str"),
+        keep_sids=dict(type="list", elements="str"),
     )
     return dict(
         repository=dict(type="str", aliases=["repository_name"]),

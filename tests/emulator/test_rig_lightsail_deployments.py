@@ -123,3 +123,25 @@ def test_deployment_input_is_checked(lightsail):
     with pytest.raises(ClientError) as excinfo:
         lightsail.get_container_service_deployments(serviceName="nope")
     assert excinfo.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_deleted_service_shows_as_a_unique_id_in_repository_policies(rig, lightsail):
+    ecr = rig.client("ecr")
+    for name in ("app/web", "other"):
+        ecr.create_repository(repositoryName=name)
+    web, keep = _create(lightsail, puller=True), _create(lightsail, "keep", puller=True)
+    web_puller = web["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+    keep_puller = keep["privateRegistryAccess"]["ecrImagePullerRole"]["principalArn"]
+    _allow(rig, [web_puller, keep_puller])
+    condition = {"ArnLike": {"aws:PrincipalArn": web_puller}}
+    _allow(rig, "*", "other", Condition=condition)
+    lightsail.delete_container_service(serviceName="web")
+    stored = json.loads(ecr.get_repository_policy(repositoryName="app/web")["policyText"])
+    (unique_id, kept) = sorted(stored["Statement"][0]["Principal"]["AWS"], key=lambda p: p.startswith("arn:"))
+    assert kept == keep_puller and unique_id.startswith("AROA") and len(unique_id) == 21 and unique_id.isalnum()
+    # Only principals change: a condition naming the role keeps its ARN.
+    other = json.loads(ecr.get_repository_policy(repositoryName="other")["policyText"])
+    assert other["Statement"][0]["Condition"] == condition and other["Statement"][0]["Principal"] == {"AWS": "*"}
+    # ECR refuses a policy naming the unique id of a role that no longer exists.
+    with pytest.raises(ClientError, match="Principal not found"):
+        _allow(rig, [unique_id, keep_puller])

@@ -374,3 +374,39 @@ def repository_policy_text(registry_id, region, repository):
     if backend is None or repository not in backend.repositories:
         return None
     return backend.repositories[repository].policy or ""
+
+
+def replace_deleted_principal(arn, unique_id):
+    """Show ``unique_id`` in place of the deleted role ``arn`` in every stored repository policy (every
+    account and Region moto has), as AWS does once a principal named in a resource policy is deleted:
+    only ``AWS`` entries of Principal and NotPrincipal blocks change (conditions keep the ARN). The
+    text stays in the form it was stored in (ECR's re-serialisation, or compact)."""
+    from moto.ecr.models import ecr_backends
+    for per_account in list(dict.values(ecr_backends)):
+        for backend in list(dict.values(per_account)):
+            for repository in list(backend.repositories.values()):
+                text = repository.policy
+                if not text or arn not in text:
+                    continue
+                try:
+                    document = json.loads(text)
+                except ValueError:
+                    continue
+                if _replace_principal(document, arn, unique_id):
+                    repository.policy = jackson_pretty(document) if '" : ' in text else json.dumps(document, separators=(",", ":"))
+
+
+def _replace_principal(document, arn, unique_id):
+    changed = False
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    for statement in [statements] if isinstance(statements, dict) else statements if isinstance(statements, list) else []:
+        for key in ("Principal", "NotPrincipal"):
+            block = statement.get(key) if isinstance(statement, dict) else None
+            if not isinstance(block, dict) or "AWS" not in block:
+                continue
+            values = block["AWS"]
+            if values == arn:
+                block["AWS"], changed = unique_id, True
+            elif isinstance(values, list) and arn in values:
+                block["AWS"], changed = [unique_id if value == arn else value for value in values], True
+    return changed

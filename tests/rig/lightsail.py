@@ -26,7 +26,10 @@ are no background threads:
   response at once; its ``principalArn`` appears (or is cleared to "") only when the
   UPDATING phase ends. AWS documents that activation takes about 30 seconds; the default
   here is short for tests.
-* DeleteContainerService: DELETING for ``delete_delay`` seconds, then the service is gone.
+* DeleteContainerService: DELETING for ``delete_delay`` seconds, then the service is gone. Its
+  roles (the service principal and the ECR image puller role) are deleted with it: repository
+  policies naming them show an IAM unique id (``AROA`` and 17 characters) instead, as AWS shows a
+  deleted principal (through ``principal_deleted``; the rig server: moto's ECR).
 * CreateContainerServiceDeployment: the new deployment is the service's ``nextDeployment``
   (ACTIVATING) and the service DEPLOYING for ``deploy_delay`` seconds. Then the deployment is
   ACTIVE and the ``currentDeployment`` (the one before it INACTIVE), or FAILED when one of its
@@ -97,6 +100,11 @@ def _role_id():
     return base64.b32hexencode(os.urandom(32)).decode("ascii").rstrip("=").lower()
 
 
+def _unique_id():
+    """An IAM role's unique id as AWS shows it for a deleted role: ``AROA`` and 17 characters of base32."""
+    return "AROA" + base64.b32encode(os.urandom(11)).decode("ascii")[:17]
+
+
 class _Service:
     """One container service and its pending transition."""
 
@@ -144,10 +152,12 @@ class LightsailEmulator:
     """The Lightsail container-service emulator: Python API, WSGI app and control endpoints."""
 
     def __init__(self, account_id=DEFAULT_ACCOUNT_ID, create_delay=0.2, update_delay=0.2, puller_delay=0.5, delete_delay=0.2, clock=time.time,
-                 account_resolver=None, deploy_delay=0.3, repository_policy=None):
+                 account_resolver=None, deploy_delay=0.3, repository_policy=None, principal_deleted=None):
         """``account_resolver(access_key)`` may name the account a request acts in; None means ``account_id``.
         ``repository_policy(registry_id, region, repository)`` answers an ECR repository's policy text
-        ("" for none) or None when there is no such repository; without it, ECR images are not checked."""
+        ("" for none) or None when there is no such repository; without it, ECR images are not checked.
+        ``principal_deleted(arn, unique_id)`` is told of each role a deleted service takes with it."""
+        self.principal_deleted = principal_deleted
         self._lock = threading.RLock()
         self.account_resolver = account_resolver
         self.repository_policy = repository_policy
@@ -340,6 +350,11 @@ class LightsailEmulator:
 
     def _op_delete_container_service(self, account, region, params):
         svc = self._get(account, region, params["serviceName"])
+        if self.principal_deleted is not None:
+            for arn in (svc.puller_arn, svc.principal_arn):
+                if arn:
+                    self.principal_deleted(arn, _unique_id())
+        # After the policies are rewritten, so that DELETING lasts delete_delay from the answer on.
         svc.begin("DELETING", self.delete_delay, None, self._clock())
         return {}
 

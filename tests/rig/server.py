@@ -46,7 +46,7 @@ if __package__ in (None, ""):
     # sys.path so module names such as "server" or "client" cannot shadow anything.
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from rig.ecr import EcrPolicyMiddleware, EcrSettings, repository_policy_text
+from rig.ecr import EcrPolicyMiddleware, EcrSettings, replace_deleted_principal, repository_policy_text
 from rig.faults import DropConnectionHandlerMixin, FaultInjector, FaultMiddleware
 from rig.iam import CrossAccountMiddleware, IamEnforcementMiddleware, IamSettings, SimulationMiddleware, caller_account, lightsail_account_resolver
 from rig.lightsail import LightsailEmulator
@@ -136,7 +136,7 @@ class RigServer:
         self.iam = IamSettings(enforce=iam_enforcement, cross_account=cross_account)
         self.ecr = EcrSettings(**(ecr_settings or {}))
         self.lightsail = LightsailEmulator(puller_delay=puller_delay, account_resolver=lightsail_account_resolver,
-                                           repository_policy=repository_policy_text)
+                                           repository_policy=repository_policy_text, principal_deleted=replace_deleted_principal)
         self.moto, moto_handler = _load_moto()
         self._ports = (moto_port, lightsail_port)
         self._handler = _handler_class(moto_handler)

@@ -180,18 +180,18 @@ def test_repository_ref_needs_a_region():
     [
         (
             lightsail(),
-            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop", "host": HOST,
+            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "remove_undeclared": False, "name": "shop", "host": HOST,
              "repositories": [ref("app")], "cleanup_repositories": [], "statement_mode": "workload", "service_pattern": "*"},
         ),
         (
             lightsail(state="absent", exclusive=True, repositories=["app", {"name": "base", "registry_id": OTHER}]),
-            {"type": "lightsail", "state": "absent", "region": REGION, "exclusive": True, "name": "shop", "host": HOST,
+            {"type": "lightsail", "state": "absent", "region": REGION, "exclusive": True, "remove_undeclared": False, "name": "shop", "host": HOST,
              "repositories": [ref("app"), ref("base", OTHER)], "cleanup_repositories": [], "statement_mode": "workload",
              "service_pattern": "*"},
         ),
         (
             lightsail(state="", repositories=None),
-            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "name": "shop", "host": HOST,
+            {"type": "lightsail", "state": "present", "region": REGION, "exclusive": False, "remove_undeclared": False, "name": "shop", "host": HOST,
              "repositories": [], "cleanup_repositories": [], "statement_mode": "workload", "service_pattern": "*"},
         ),
     ],
