@@ -375,6 +375,31 @@ def remove_unnamed_statements(document, prefixes, keep_sids):
     return result, removed
 
 
+def drop_deleted_principals(document, prefixes, named_sids):
+    """Return ``(document, notes)``: ``document`` with the IAM unique ids (deleted principals) taken
+    out of the statements whose Sid starts with one of ``prefixes`` and is not in ``named_sids``, and
+    such a statement left with no principal removed. ECR refuses a policy naming a deleted
+    principal, so a write must not carry one back. Every other statement stays as it was."""
+    if not document or not prefixes:
+        return document, []
+    named, notes, kept = set(named_sids or ()), [], []
+    for statement in statements_of(document):
+        sid = statement.get("Sid")
+        principals = aws_principals(statement)
+        dead = [p for p in principals if is_unique_id(p)]
+        if not dead or not isinstance(sid, str) or not sid.startswith(tuple(prefixes)) or sid in named:
+            kept.append(statement)
+            continue
+        alive = [p for p in principals if not is_unique_id(p)]
+        notes.append(f"statement {sid!r} names {', '.join(dead)}: AWS shows an IAM unique id in place of a principal that was deleted; "
+                     + ("it is taken out" if alive else "the statement, which names nothing else, is removed"))
+        if alive:
+            kept.append(dict(statement, Principal=dict(statement["Principal"], AWS=sorted(alive))))
+    if not notes:
+        return document, []
+    return dict(document, Statement=kept), notes
+
+
 def render_policy(document):
     """The policy text we write: compact JSON, keys in the order we built them (no whitespace:
     ECR counts every character against its limit)."""

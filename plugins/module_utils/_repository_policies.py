@@ -17,9 +17,11 @@ from ansible_collections.pullaccess.aws.plugins.module_utils._aws import Invalid
 from ansible_collections.pullaccess.aws.plugins.module_utils._aws import run_all
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import apply_policy
 from ansible_collections.pullaccess.aws.plugins.module_utils._ecr import plan_policy
+from ansible_collections.pullaccess.aws.plugins.module_utils._names import OWNED_SID_PREFIXES
 from ansible_collections.pullaccess.aws.plugins.module_utils._names import is_account_id
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import PolicyError
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import desired_statement
+from ansible_collections.pullaccess.aws.plugins.module_utils._policy import drop_deleted_principals
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import find_statement
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import put_statement
 from ansible_collections.pullaccess.aws.plugins.module_utils._policy import remove_statement
@@ -157,12 +159,19 @@ def statement_change(statements, delete_empty_policy, notes, purge_sid_prefixes=
     keep = [request["sid"] for request in statements] + list(keep_sids or ())
 
     def apply_change(document):
+        before = document
         for request in statements:
             document = apply_one(document, request)
         if purge_sid_prefixes and document:
             document, removed = remove_unnamed_statements(document, purge_sid_prefixes, keep)
             if removed:
                 document = emptied(document, ", ".join(repr(sid) for sid in removed))
+        if document and document != before:
+            # The write would carry back the collection's own statements naming deleted roles, which ECR refuses.
+            document, found_notes = drop_deleted_principals(document, OWNED_SID_PREFIXES, [request["sid"] for request in statements])
+            notes.update(found_notes)
+            if found_notes:
+                document = emptied(document, "naming only deleted principals")
         return document
 
     return apply_change

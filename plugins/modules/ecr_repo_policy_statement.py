@@ -194,6 +194,9 @@ notes:
     that would be larger fails before anything is written.
   - When a role named in a statement is deleted, AWS shows its unique id (C(AROA...)) instead of its ARN. Such a
     principal in this module's statement is treated as different from the ARN and rewritten, with a warning.
+    ECR refuses a policy that names one, so whenever the module writes a policy it also takes unique ids out of the
+    collection's other own statements (Sids starting with C(PullAccessLightsail) or C(PullAccessEcs)), removing one
+    that names nobody else. Other statements are never touched.
   - Use O(purge_principals=false) when several tasks (or hosts) share one statement; use one O(sid) per workload
     when each must be revoked on its own. See the collection README for the trade-off.
 seealso:

@@ -165,3 +165,38 @@ def test_remove_undeclared_refuses_a_run_that_sees_part_of_the_play(ansible, aws
     assert run.rc != 0
     assert f"ecr_pull_access_remove_undeclared is set, but {message}; nothing was changed" in run.stdout, run.stdout
     assert aws.requests(since=mark) == []
+
+
+def test_a_write_drops_a_deleted_services_own_statement_without_the_option(ansible, aws, tmp_path):
+    """ECR refuses a policy naming a deleted principal: the next grant that writes the repository takes
+    the deleted service's own statement (workload mode) out in the same write, and nothing else."""
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="app")
+    ecr.set_repository_policy(repositoryName="app", policyText=json.dumps({"Version": "2012-10-17", "Statement": [FOREIGN]}))
+    aws.lightsail_config(puller_delay=0.2, deploy_delay=0.2)
+    lightsail = aws.client("lightsail")
+    for name in ("shop", "gone"):
+        lightsail.create_container_service(serviceName=name, power="nano", scale=1, deployment={"containers": {"web": {"image": f"{REGISTRY}/app:1"}}})
+    doc = {"plugin": "pullaccess.aws.workloads", "regions": ["us-east-1"], "ecs_clusters": [],
+           "compose": {"ecr_pull_access_verify_delay": "0.2", "ecr_pull_access_check_permissions": "false", "ecr_pull_access_statement_mode": "'workload'"}}
+    source = tmp_path / "fleet.workloads.aws.yml"
+    source.write_text(json.dumps(doc))
+    assert ansible.play(GRANT, inventory=str(source)).rc == 0
+    sids = {name: sid for sid in by_sid(policy(aws, "app")) for name in ("shop", "gone") if sid.startswith("PullAccessLightsail" + name.capitalize())}
+
+    lightsail.delete_container_service(serviceName="gone")
+    wait_until(lambda: "gone" not in services(aws), "gone deleted")
+    assert principals(by_sid(policy(aws, "app"))[sids["gone"]])[0].startswith("AROA")
+    lightsail.create_container_service(serviceName="fresh", power="nano", scale=1, deployment={"containers": {"web": {"image": f"{REGISTRY}/app:1"}}})
+
+    mark = aws.mark()
+    run = ansible.play(GRANT, inventory=str(source))
+    assert run.rc == 0, run.stdout
+    assert [r["operation"] for r in aws.requests(since=mark, mutating=True) if r["service"] == "ecr"] == ["SetRepositoryPolicy"]
+    after = by_sid(policy(aws, "app"))
+    assert sids["gone"] not in after and sids["shop"] in after and after["TheirCI"] == FOREIGN
+    assert [sid for sid in after if sid.startswith("PullAccessLightsailFresh")]
+
+    mark = aws.mark()
+    assert ansible.play(GRANT, inventory=str(source)).rc == 0
+    assert aws.requests(since=mark, mutating=True) == []
