@@ -22,7 +22,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check policy-lint reliability stress test demo bench clean constraints docs docs-lint docs-test compat compat-readme compat-sanity-oldest test-checks test-aws-suites
+.PHONY: help venv amazon-aws build install sanity units integration emulator lint changelog-lint ee-check policy-lint reliability operator-bench-fleet stress test demo bench clean constraints docs docs-lint docs-test compat compat-readme compat-sanity-oldest test-checks test-aws-suites
 
 help:
 	@echo "make test      everything: sanity, units, emulator, integration, reliability, lint"
@@ -31,7 +31,7 @@ help:
 	@echo "make stress    long reliability suite (20 writers x 3 rounds, faults, every kill point)"
 	@echo "make docs      the HTML docsite (antsibull-docs + Sphinx) in build/docs/html"
 	@echo "make compat    units + integration targets on every ansible-core from requires_ansible, README table check"
-	@echo "make sanity | units | emulator | integration | reliability | lint | policy-lint | docs-lint | docs-test | build | clean"
+	@echo "make sanity | units | emulator | integration | reliability | operator-bench-fleet | lint | policy-lint | docs-lint | docs-test | build | clean"
 
 $(BIN)/.installed: tests/requirements.txt tests/constraints.txt
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found" >&2; exit 1; }
@@ -111,16 +111,23 @@ $(PARLIAMENT_VENV)/.installed: tests/lint/requirements.txt | $(BIN)/.installed
 policy-lint: install $(PARLIAMENT_VENV)/.installed
 	PARLIAMENT_PYTHON=$(CURDIR)/$(PARLIAMENT_VENV)/bin/python $(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning tests/lint
 
+# The bench-size operator policy test runs on its own (make operator-bench-fleet, in the checks lane).
+OPERATOR_BENCH_FLEET := tests/reliability/test_operator_bench_fleet.py
+
 reliability: install
-	$(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning tests/reliability
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning --ignore=$(OPERATOR_BENCH_FLEET) tests/reliability
 
 stress: install
-	PULLACCESS_STRESS=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning tests/reliability
+	PULLACCESS_STRESS=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning --ignore=$(OPERATOR_BENCH_FLEET) tests/reliability
+
+# Dry run, grant, re-run and revoke of the bench fleet (1,100 workloads) with only the generated operator policy.
+operator-bench-fleet: install
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider -W ignore::DeprecationWarning $(OPERATOR_BENCH_FLEET)
 
 # Two lanes side by side on 2 cores: the checks and the compatibility matrix in one, the suites
 # against the rig in the other (they wait on emulated AWS much of the time). Each lane runs its
 # targets in turn; both use the collection installed once, first.
-CHECKS := sanity units lint policy-lint ee-check docs-lint docs-test compat-sanity-oldest compat
+CHECKS := sanity units lint policy-lint ee-check docs-lint docs-test compat-sanity-oldest compat operator-bench-fleet
 AWS_SUITES := emulator integration reliability
 test: install
 	$(MAKE) -j2 --output-sync=recurse test-checks test-aws-suites

@@ -6,10 +6,12 @@
 """`make demo`: the main job on embedded, emulated AWS.
 
 Starts the rig (moto server + the Lightsail container-service emulator on loopback), creates an
-example account, then runs the grant playbook with --check --diff, for real, and again (all ok),
-prints the resulting repository policies, runs the revoke playbook; then deploys images whose
-deployment fails for lack of access, shows the inventory the pullaccess.aws.workloads plugin
-discovers from what is deployed, grants from it, deploys again, and stops the emulators.
+example account and generates the operator's least-privilege policy for the inventory. As an IAM
+user that has only that policy, under the rig's IAM enforcement, it runs the grant playbook with
+--check --diff, for real, and again (all ok), prints the resulting repository policies and runs
+the revoke playbook; then deploys images whose deployment fails for lack of access, shows the
+inventory the pullaccess.aws.workloads plugin discovers from what is deployed, grants from it (as
+an administrator user), deploys again, and stops the emulators.
 """
 
 import json
@@ -27,6 +29,8 @@ from rig import Rig  # noqa: E402  pylint: disable=wrong-import-position
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
+OPERATOR = "demo-operator"
+OPERATOR_ARN = f"arn:aws:iam::{ACCOUNT}:user/{OPERATOR}"
 FOREIGN_STATEMENT = {
     "Sid": "CiPushFromBuildAccount",
     "Effect": "Allow",
@@ -89,8 +93,11 @@ def show_state(rig):
               f"{puller['isActive']}, puller ARN {puller['principalArn'] or '(none)'}")
 
 
-def ansible_env(rig):
+def ansible_env(rig, credentials=None):
+    """The rig's environment; ``credentials`` (an IAM user's keys) replace its own `testing` key,
+    which moto names `user/moto`: no IAM user, so the role could not check its permissions."""
     env = rig.env(base=os.environ)
+    env.update(credentials or {})
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, "build", "collections"))
     env["ANSIBLE_DEPRECATION_WARNINGS"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
@@ -98,12 +105,12 @@ def ansible_env(rig):
     return env
 
 
-def playbook(rig, name, *options, inventory="inventory.yml"):
+def playbook(rig, name, *options, inventory="inventory.yml", credentials=None):
     """Run a playbook shipped in the collection by its FQCN, as a user would."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(HERE, inventory),
                name, *options]
     print(f"$ ansible-playbook {name} -i demo/{inventory} {' '.join(options)}".rstrip(), flush=True)
-    result = subprocess.run(command, env=ansible_env(rig), check=False)
+    result = subprocess.run(command, env=ansible_env(rig, credentials), check=False)
     if result.returncode != 0:
         sys.exit(f"demo: {name} failed with exit code {result.returncode}")
 
@@ -130,11 +137,30 @@ def wait(predicate, timeout=60.0):
     return found
 
 
-def show_discovered(rig):
+def operator_credentials(rig, workdir):
+    """Generate the least-privilege operator policy for the demo's inventory, and an IAM user
+    `demo-operator` that has only that policy; its keys."""
+    policy_dir = os.path.join(workdir, "operator-policy")
+    playbook(rig, "pullaccess.aws.operator_policy", "-e", f"pullaccess_operator_policy_dir={policy_dir}",
+             "-e", json.dumps({"pullaccess_operator_policy_principals": [OPERATOR_ARN]}))
+    statements = []
+    for name in sorted(os.listdir(policy_dir)):
+        with open(os.path.join(policy_dir, name), encoding="utf-8") as handle:
+            document = json.load(handle)
+        print(f"{name}: " + ", ".join(statement["Sid"] for statement in document["Statement"]))
+        statements += document["Statement"]
+    # The rig's user has one inline policy: the documents' statements together (on AWS the other
+    # account's document is attached there).
+    credentials = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": statements}, name=OPERATOR)
+    print(f"created IAM user {OPERATOR} with only these statements")
+    return credentials
+
+
+def show_discovered(rig, credentials=None):
     """What the inventory plugin makes of the account: hosts, groups and the repositories of each."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i", os.path.join(HERE, DISCOVERED), "--list"]
     print(f"$ ansible-inventory -i demo/{DISCOVERED} --list   (shown in short)", flush=True)
-    result = subprocess.run(command, env=ansible_env(rig), check=False, capture_output=True, text=True)
+    result = subprocess.run(command, env=ansible_env(rig, credentials), check=False, capture_output=True, text=True)
     sys.stderr.write(result.stderr)
     if result.returncode != 0:
         sys.exit("demo: ansible-inventory failed")
@@ -151,23 +177,32 @@ def main():
     with Rig.start(workdir, puller_delay=2.0) as rig:
         print(f"moto: {rig.moto_url}   lightsail: {rig.lightsail_url}")
         seed_account(rig)
+        banner("0. The operator's least-privilege policy for this inventory (pullaccess.aws.operator_policy)")
+        operator = operator_credentials(rig, workdir)
+        # From here to the revoke, the rig refuses every call the operator's policy does not allow.
+        rig.enforce_iam(True)
+        print(f"IAM enforcement on: steps 1 to 4 run as {OPERATOR}, whose permissions the role checks before any write")
         banner("1. Dry run: what would the grant change? (--check --diff, no write call)")
         mark = rig.mark()
-        playbook(rig, "pullaccess.aws.grant", "--check", "--diff")
+        playbook(rig, "pullaccess.aws.grant", "--check", "--diff", credentials=operator)
         writes = rig.requests(since=mark, mutating=True)
         print(f"mutating API calls during the dry run: {len(writes)} (taken from the emulators' request log)")
         banner("2. Grant for real")
-        playbook(rig, "pullaccess.aws.grant", "--diff")
+        playbook(rig, "pullaccess.aws.grant", "--diff", credentials=operator)
         banner("3. Grant again: nothing to do (all ok, no write call)")
         mark = rig.mark()
-        playbook(rig, "pullaccess.aws.grant")
+        playbook(rig, "pullaccess.aws.grant", credentials=operator)
         print(f"mutating API calls during the re-run: {len(rig.requests(since=mark, mutating=True))}")
         mark = rig.mark()
         banner("Resulting repository policies and puller states")
         show_state(rig)
         banner("4. Revoke")
-        playbook(rig, "pullaccess.aws.revoke", "--diff")
+        playbook(rig, "pullaccess.aws.revoke", "--diff", credentials=operator)
+        rig.enforce_iam(False)
         show_state(rig)
+        # The discovered inventory needs more (discovery's reads, the managed pull policy): an administrator.
+        admin = rig.create_limited_credentials({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                                               name="demo-admin")
         banner("5. Deploy without access: the deployment fails")
         deploy(rig, "shop-frontend", f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web:2.0")
         rig.client("ecs").create_cluster(clusterName="payments")
@@ -175,9 +210,9 @@ def main():
                                          launchType="FARGATE")
         print("created ECS cluster payments with Fargate service billing (task definition billing)")
         banner("6. The second inventory: discovered from what is deployed (pullaccess.aws.workloads)")
-        show_discovered(rig)
-        banner("7. Grant from the discovered inventory, then deploy again")
-        playbook(rig, "pullaccess.aws.grant", inventory=DISCOVERED)
+        show_discovered(rig, credentials=admin)
+        banner("7. Grant from the discovered inventory (as demo-admin), then deploy again")
+        playbook(rig, "pullaccess.aws.grant", inventory=DISCOVERED, credentials=admin)
         deploy(rig, "shop-frontend", f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web:2.0")
         banner("Stopping emulated AWS")
     print("demo finished")

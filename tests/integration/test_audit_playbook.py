@@ -179,3 +179,35 @@ def test_check_mode_writes_no_files(ansible, aws, tmp_path):
     assert run.task("Read each Region")["results"][0]["findings"] == []
     assert not (tmp_path / "dry").exists()
     assert writes(aws, mark) == []
+
+
+def test_no_credential_value_shown(ansible, aws, seeded, tmp_path):  # pylint: disable=redefined-outer-name
+    """The audit at -vvv with credentials in the environment and in the role's variables, passing
+    and failing (findings at or above fail_on): no secret key or session token in its output,
+    returned values, ansible-runner's records or the reports. The rig's log shows the variables'
+    key signing its reads (they win over the environment's), so the credentials were used."""
+    # pylint: disable=import-outside-toplevel
+    from reliability.support import start
+    from reliability.test_operator import CANARIES, CANARY_ACCESS_KEYS, assert_not_shown, credential_vars, shown
+    variables = credential_vars({"AWS_ACCESS_KEY_ID": CANARY_ACCESS_KEYS[1], "AWS_SECRET_ACCESS_KEY": CANARIES["var_secret_key"],
+                                 "AWS_SESSION_TOKEN": CANARIES["var_session_token"]})
+    declared = inventory()
+    declared["all"]["vars"].update(variables)
+    env = {"AWS_ACCESS_KEY_ID": CANARY_ACCESS_KEYS[0], "AWS_SECRET_ACCESS_KEY": CANARIES["env_secret_key"],
+           "AWS_SESSION_TOKEN": CANARIES["env_session_token"]}
+    for fail_on, status in (("none", 0), ("critical", 2)):
+        directory = tmp_path / fail_on
+        mark = aws.mark()
+        job = start(ansible, PLAYBOOK, declared, env=env, verbosity=3,
+                    extravars={"ecr_pull_access_audit_dir": str(directory), "ecr_pull_access_audit_trusted_accounts": [TRUSTED],
+                               "ecr_pull_access_audit_fail_on": fail_on})
+        run, texts = shown(ansible, job)
+        assert run.rc == status, run.stdout[-3000:]
+        log = aws.requests(since=mark)
+        assert log and {entry["access_key"] for entry in log} == {CANARY_ACCESS_KEYS[1]}, sorted({e["access_key"] for e in log})
+        for name in sorted(os.listdir(directory)):
+            with open(directory / name, encoding="utf-8") as handle:
+                texts[f"report {name}"] = handle.read()
+        assert any(name.startswith("report ") for name in texts), "no report written"
+        assert_not_shown(CANARIES, texts, f"audit (fail_on {fail_on})")
+    assert seeded

@@ -140,10 +140,10 @@ def plain(value):
     return value
 
 
-def run_inventory(ansible, source):
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i", source, "--list"]
+def run_inventory(ansible, source, env=None, options=()):
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i", source, "--list", *options]
     # A source that fails to parse is an error, not an empty inventory with a warning.
-    env = dict(os.environ, **ansible.env({"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}))
+    env = dict(os.environ, **ansible.env(dict(env or {}, ANSIBLE_INVENTORY_UNPARSED_FAILED="1")))
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=120)
 
 
@@ -343,3 +343,43 @@ def test_grant_over_the_discovered_inventory(ansible, account, tmp_path):
     assert shared_principals("platform/base", other) == before_other
     writes = [r["operation"] for r in account.requests(since=mark, mutating=True)]
     assert writes == ["SetRepositoryPolicy"], writes
+
+
+def test_no_credential_value_shown(ansible, account, tmp_path):
+    """``ansible-inventory -vvv --list`` with credentials in the configuration file and in the
+    environment, and when it fails (an endpoint nobody listens on; a call IAM refuses): no secret
+    key or session token in its output or in the hosts' variables. The rig's log shows the file's
+    key signing the reads, so those credentials were used, not only given."""
+    from reliability.test_operator import CANARIES, CANARY_ACCESS_KEYS  # pylint: disable=import-outside-toplevel
+    file_key, env_key = CANARY_ACCESS_KEYS[1], CANARY_ACCESS_KEYS[0]
+    in_file = {"access_key": file_key, "secret_key": CANARIES["var_secret_key"], "session_token": CANARIES["var_session_token"]}
+    env = {"AWS_ACCESS_KEY_ID": env_key, "AWS_SECRET_ACCESS_KEY": CANARIES["env_secret_key"], "AWS_SESSION_TOKEN": CANARIES["env_session_token"]}
+    for directory in ("file", "env", "dead", "refused"):
+        (tmp_path / directory).mkdir()
+    cases = (
+        ("credentials in the file", config(tmp_path / "file", **in_file), env, True, file_key),
+        ("credentials in the environment", config(tmp_path / "env"), env, True, env_key),
+        ("a dead endpoint", config(tmp_path / "dead", endpoint_url="http://127.0.0.1:9", **in_file), env, False, None),
+        ("a refused call", config(tmp_path / "refused", **in_file), env, False, file_key),
+    )
+    for name, source, environment, works, signer in cases:
+        mark = account.mark()
+        account.enforce_iam(name == "a refused call")  # the canary key is no IAM user's: refused
+        try:
+            done = run_inventory(ansible, source, env=environment, options=["-vvv"])
+        finally:
+            account.enforce_iam(False)
+        log = account.requests(since=mark)
+        text = done.stdout + done.stderr
+        if works:
+            assert done.returncode == 0 and "shop-web" in done.stdout, f"{name}: {done.stderr[-3000:]}"
+        else:
+            assert done.returncode != 0, f"{name}: did not fail\n{text[-3000:]}"
+        if name == "a refused call":
+            assert log and all(entry["error_code"] for entry in log), f"{name}: not refused: {log}"
+        if signer:
+            assert log and {entry["access_key"] for entry in log} == {signer}, f"{name}: signed by {sorted({e['access_key'] for e in log})}"
+        else:
+            assert log == [], f"{name}: reached the rig"
+        for secret_name, value in CANARIES.items():
+            assert value not in text, f"{secret_name} appears in the output of ansible-inventory -vvv --list with {name}"

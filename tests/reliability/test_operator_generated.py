@@ -4,8 +4,9 @@
 
 """The generated operator policy (playbook pullaccess.aws.operator_policy), under the rig's IAM
 enforcement: it is enough for a dry run, a grant, a re-run and a revoke of the demo inventory and
-of a fleet sharing one repository; without any one of its statements a grant stops before its
-first write, naming what is missing; no credential value shows in the generator's output."""
+of a fleet sharing one repository (the bench's size: test_operator_bench_fleet.py); without any
+one of its statements a grant stops before its first write, naming what is missing, and a dry run
+warns and goes on; no credential value shows in the generator's output."""
 
 import json
 import os
@@ -102,8 +103,9 @@ def statement_actions(documents):
 
 def test_generated_policy_is_enough(ansible, aws, tmp_path):
     """With only the generated policy for the demo inventory and a fleet beside it: dry run, grant,
-    re-run (no write) and revoke, nothing refused; every document within IAM's managed-policy
-    limit; every call made is one the policy names."""
+    re-run (no write) and revoke, nothing refused, the permission check simulating the user before
+    the dry run and the grant; every document within IAM's managed-policy limit; every call made
+    is one the policy names."""
     inventory = demo_and_fleet_inventory(aws)
     aws.lightsail_config(puller_delay=0.2)
     mark = aws.mark()
@@ -129,6 +131,10 @@ def test_generated_policy_is_enough(ansible, aws, tmp_path):
             assert result.rc == 0 and not denied, f"{name}: {denied}\n{result.stdout}"
             if name in ("dry run", "re-run"):
                 assert [entry for entry in log if entry["mutating"]] == [], f"{name} wrote"
+            if name in ("dry run", "grant"):
+                # The caller is an IAM user (not the rig's `testing` key, which moto calls user/moto): its policy is simulated.
+                assert any(entry["operation"] == "SimulatePrincipalPolicy" for entry in log) and "not checked" not in result.stdout, \
+                    f"{name}: the permission check did not simulate the operator"
             used.update(f"{entry['service']}:{entry['operation']}" for entry in log)
     finally:
         aws.enforce_iam(False)
@@ -195,3 +201,47 @@ def test_generator_shows_no_credential_value(ansible, aws, tmp_path):
     run, texts, dummy = generate(ansible, aws, failing, tmp_path / "failing", env=env, verbosity=3)
     assert run.rc != 0, run.stdout
     assert_not_shown(CANARIES, texts, "failing generator")
+
+
+#: Statements a dry run needs none of (writes only): without one, the dry run warns and goes on.
+WRITE_ONLY_SIDS = ("LightsailPullerRoles", "EcsRoleInlinePolicy")
+PERMISSION_CHECK_TASK = "Check the caller's permissions before anything is changed"
+
+
+def test_dry_run_warns_of_a_missing_statement(ansible, aws, tmp_path):
+    """For each statement a dry run does not use itself: without it, `--check` of the demo under
+    enforcement succeeds, makes no mutating call, and warns (in its output and in the permission
+    check's returned warnings) naming an action and a resource of that statement; with the whole
+    policy it warns of nothing."""
+    inventory = demo_inventory(aws)
+    run, dummy, documents = generate(ansible, aws, inventory, tmp_path, extravars={"pullaccess_operator_policy_principals": [f"{OPERATOR_ARN}*"]})
+    assert run.rc == 0, run.stdout
+    statements = {s["Sid"]: s for document in documents.values() for s in document["Statement"]}
+    assert set(WRITE_ONLY_SIDS) <= set(statements), sorted(statements)
+    cases = {sid: aws.create_limited_credentials(merged(documents, without_sid=sid), name=f"{OPERATOR}-{index}")
+             for index, sid in enumerate(WRITE_ONLY_SIDS)}
+    cases[None] = aws.create_limited_credentials(merged(documents), name=OPERATOR)
+    mark = aws.mark()
+    aws.enforce_iam(True)
+    try:
+        jobs = {sid: ansible.start(playbook("grant"), inventory=json.loads(json.dumps(inventory)), check=True, env=credentials)
+                for sid, credentials in cases.items()}
+        results = {sid: ansible.finish(job) for sid, job in jobs.items()}
+    finally:
+        aws.enforce_iam(False)
+    log = aws.requests(since=mark)
+    for sid, result in results.items():
+        own = [entry for entry in log if entry["access_key"] == cases[sid]["AWS_ACCESS_KEY_ID"]]
+        assert result.rc == 0, f"without {sid}: the dry run failed\n{failure_text(result)[-3000:]}"
+        assert own and [entry["operation"] for entry in own if entry["mutating"]] == [], f"without {sid}: the dry run wrote"
+        assert any(entry["operation"] == "SimulatePrincipalPolicy" for entry in own), f"without {sid}: no permission check"
+        warnings = "\n".join(result.task(PERMISSION_CHECK_TASK).get("warnings", []))
+        if sid is None:
+            assert "not allowed" not in warnings and "not allowed" not in result.stdout, warnings or result.stdout
+            continue
+        removed = statements[sid]
+        for where, text in (("returned warnings", warnings), ("output", result.stdout)):
+            assert "[WARNING]" in result.stdout, f"without {sid}: no warning shown"
+            assert any(action in text for action in removed["Action"]), f"without {sid}: the {where} name no action of it:\n{text}"
+            assert any(resource in text for resource in removed["Resource"]), f"without {sid}: the {where} name no resource of it:\n{text}"
+        print(f"dry run without {sid}: warned, naming it; nothing written")
