@@ -74,7 +74,11 @@ def _statement(sid, actions, resources, condition=None, account=None):
     return found
 
 
-def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None, operator_arns=None):
+# How the generated policy names the container services whose puller role the operator may switch.
+LIGHTSAIL_SCOPES = ("services", "region")
+
+
+def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None, operator_arns=None, lightsail_scope="services"):
     """The statements the role's calls need for ``workloads`` (from ``pull_access_workload``), each
     ``{"sid", "actions", "resources", "condition" (optional), "account"}``: ``account`` is the
     other account whose repositories a statement is about (None: the operator's own account,
@@ -83,7 +87,11 @@ def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None
     services; a service not read gets every container service of its Region and account), role
     ARNs (from ``ecs_reads``, else from the declared role name), instance profile ARNs of roles
     the run creates. ``operator_arns`` are whose policies the run may simulate (default: every
-    user and role of the account)."""
+    user and role of the account). ``lightsail_scope`` ``region``: every container service of the
+    account in each Region of the workloads instead (one ARN per Region, for fleets whose service
+    ARNs would not fit in the managed policies one principal can have)."""
+    if lightsail_scope not in LIGHTSAIL_SCOPES:
+        raise AnsibleFilterError(f"pull_access_operator_policy: lightsail_scope {lightsail_scope!r} is not one of {', '.join(LIGHTSAIL_SCOPES)}")
     if not is_account_id(str(account_id or "")):
         raise AnsibleFilterError(f"pull_access_operator_policy: account_id {account_id!r} is not a 12-digit account id")
     account_id = str(account_id)
@@ -108,8 +116,8 @@ def operator_statements(workloads, account_id, puller_reads=None, ecs_reads=None
     lightsail = [w for w in workloads if w["type"] == "lightsail"]
     if lightsail:
         statements.append(_statement(OPERATOR_SIDS["lightsail_read"], [LIGHTSAIL_READ_ACTION], ["*"]))
-        arns = {services.get((w["region"], w["name"])) or lightsail_container_service_arn(partition_for_region(w["region"]), w["region"], account_id)
-                for w in lightsail}
+        every = {w["host"]: lightsail_container_service_arn(partition_for_region(w["region"]), w["region"], account_id) for w in lightsail}
+        arns = {every[w["host"]] if lightsail_scope == "region" else services.get((w["region"], w["name"])) or every[w["host"]] for w in lightsail}
         statements.append(_statement(OPERATOR_SIDS["lightsail_update"], [LIGHTSAIL_UPDATE_ACTION], arns))
     if any(w["task_definition"] for w in ecs):
         statements.append(_statement(OPERATOR_SIDS["ecs_read"], [ECS_READ_ACTION], ["*"]))
@@ -176,18 +184,41 @@ def _size(statements):
 
 
 def _fitting(statement, limit):
-    """The statement, split by resources into statements that each fit in a document alone."""
+    """The statement, split by resources into as few statements (numbered Sids) as each fit in a
+    document alone, each filled as far as it goes."""
     if _size([_rendered(statement)]) <= limit:
         return [statement]
-    if len(statement["resources"]) < 2:
-        raise AnsibleFilterError(f"pull_access_operator_policy: statement {statement['sid']} does not fit in {limit} characters")
-    half = len(statement["resources"]) // 2
-    resources = statement["resources"]
-    parts = _fitting(dict(statement, resources=resources[:half]), limit) + _fitting(dict(statement, resources=resources[half:]), limit)
-    return [dict(part, sid=f"{statement['sid']}{index}") for index, part in enumerate(parts, 1)]
+    # Room for the longest numbered Sid; each resource adds its JSON text and a comma.
+    empty = _size([_rendered(dict(statement, sid=statement["sid"] + "9" * len(str(len(statement["resources"]))), resources=[]))])
+    parts, size = [[]], empty
+    for resource in statement["resources"]:
+        extra = len(json.dumps(resource)) + 1
+        if parts[-1] and size + extra > limit + 1:
+            parts.append([])
+            size = empty
+        if empty + extra > limit + 1:
+            raise AnsibleFilterError(f"pull_access_operator_policy: statement {statement['sid']} does not fit in {limit} characters")
+        parts[-1].append(resource)
+        size += extra
+    return [dict(statement, sid=f"{statement['sid']}{index}", resources=resources) for index, resources in enumerate(parts, 1)]
 
 
-def pull_access_operator_policy(workloads, account_id, puller_reads=None, ecs_reads=None, operator_arns=None, limit=MANAGED_POLICY_LIMIT):
+def _packed(statements, limit):
+    """The statements in as few documents of at most ``limit`` characters as first-fit by size
+    finds (the largest first): ``[[statement, ...], ...]``."""
+    documents = []
+    for statement in sorted(statements, key=lambda s: -_size([_rendered(s)])):
+        for document in documents:
+            if _size([_rendered(s) for s in document + [statement]]) <= limit:
+                document.append(statement)
+                break
+        else:
+            documents.append([statement])
+    return documents
+
+
+def pull_access_operator_policy(workloads, account_id, puller_reads=None, ecs_reads=None, operator_arns=None, limit=MANAGED_POLICY_LIMIT,
+                                lightsail_scope="services"):
     """The generated operator policy as documents of at most ``limit`` characters (IAM's managed
     policy limit, without whitespace): ``[{"name", "account", "document", "characters"}]``. The
     operator's own account's statements come first (``operator-policy.json``,
@@ -195,16 +226,11 @@ def pull_access_operator_policy(workloads, account_id, puller_reads=None, ecs_re
     workloads name gets its own (``operator-policy-ACCOUNT.json``)."""
     workloads, puller_reads, ecs_reads = plain_workloads(workloads), _results(puller_reads), _results(ecs_reads)
     groups = {}
-    for statement in operator_statements(workloads, account_id, puller_reads, ecs_reads, operator_arns):
+    for statement in operator_statements(workloads, account_id, puller_reads, ecs_reads, operator_arns, lightsail_scope):
         groups.setdefault(statement["account"] or "", []).extend(_fitting(statement, limit))
     documents = []
     for account in sorted(groups):
-        packed = [[]]
-        for statement in groups[account]:
-            if packed[-1] and _size([_rendered(s) for s in packed[-1] + [statement]]) > limit:
-                packed.append([])
-            packed[-1].append(statement)
-        for index, statements in enumerate(packed, 1):
+        for index, statements in enumerate(_packed(groups[account], limit), 1):
             name = "operator-policy" + (f"-{account}" if account else "") + (f"-{index}" if index > 1 else "") + ".json"
             document = {"Version": VERSION, "Statement": [_rendered(s) for s in statements]}
             documents.append({"name": name, "account": account or str(account_id), "document": document, "characters": _size(document["Statement"])})

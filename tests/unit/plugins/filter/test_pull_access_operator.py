@@ -158,6 +158,38 @@ def test_policy_documents_split_when_larger(services, limit):
     assert len(sids) == len(set(sids))
 
 
+def fleet_of(services):
+    """A bench-like fleet: ``services`` Lightsail services, each with its own container service ARN."""
+    workloads = [workload(f"s{index}", type="lightsail", name=f"s{index}", repositories=["base"]) for index in range(services)]
+    pullers = [{"service_name": f"s{index}", "service_arn": SERVICE_ARN[:-12] + f"{index:012d}", "principal_arn": ""} for index in range(services)]
+    return workloads, {"results": [{"pullers": pullers}]}
+
+
+@pytest.mark.parametrize("services", [70, 1000])
+def test_split_statements_fill_their_documents(services):
+    """Each split statement fills its document as far as it goes: as few documents as the ARNs need,
+    each within the limit, every ARN once."""
+    workloads, read = fleet_of(services)
+    documents = operator.pull_access_operator_policy(workloads, OWN, read)
+    assert all(d["characters"] <= 6144 for d in documents)
+    arns = [r for d in documents for s in d["document"]["Statement"] if s["Action"] == ["lightsail:UpdateContainerService"] for r in s["Resource"]]
+    assert sorted(arns) == sorted(p["service_arn"] for p in read["results"][0]["pullers"])
+    per_document = (6144 - 200) // (len(json.dumps(arns[0])) + 1)
+    assert len(documents) <= -(-services // per_document) + 1
+
+
+def test_region_scope_names_every_container_service_of_the_region():
+    """For fleets too large for the managed policies one principal can have (IAM: 10 by default):
+    one ARN per Region, so a thousand services fit in one document."""
+    workloads, read = fleet_of(1000)
+    documents = operator.pull_access_operator_policy(workloads, OWN, read, lightsail_scope="region")
+    assert len(documents) == 1
+    (update,) = [s for s in documents[0]["document"]["Statement"] if s["Action"] == ["lightsail:UpdateContainerService"]]
+    assert update["Resource"] == [f"arn:aws:lightsail:{REGION}:{OWN}:ContainerService/*"]
+    with pytest.raises(AnsibleFilterError, match="lightsail_scope 'account' is not one of services, region"):
+        operator.pull_access_operator_policy(workloads, OWN, read, lightsail_scope="account")
+
+
 def test_policy_documents_refuse_what_cannot_fit():
     with pytest.raises(AnsibleFilterError, match="does not fit"):
         operator.pull_access_operator_policy([shop()], OWN, limit=100)
