@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -58,3 +59,26 @@ def ansible(aws, tmp_path):  # pylint: disable=redefined-outer-name
 def dump(value):
     """Readable JSON for assertion messages."""
     return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def wait_until(predicate, what, timeout=30.0):
+    """``predicate()``'s first true value, polled until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
+        time.sleep(0.05)
+    return found
+
+
+def lightsail_services(aws):
+    """The rig's container services by name."""
+    return {s["containerServiceName"]: s for s in aws.client("lightsail").get_container_services()["containerServices"]}
+
+
+def repository_policy(aws, repository):
+    """A repository's policy as a document, or None."""
+    ecr = aws.client("ecr")
+    try:
+        return json.loads(ecr.get_repository_policy(repositoryName=repository)["policyText"])
+    except ecr.exceptions.RepositoryPolicyNotFoundException:
+        return None

@@ -8,11 +8,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from integration.conftest import dump
+from integration.conftest import lightsail_services
+from integration.conftest import wait_until
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRANT = os.path.join(REPO_ROOT, "playbooks", "grant.yml")
@@ -28,18 +29,6 @@ SHARED_SID = "PullAccessLightsailShared"
 def trust(service):
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
-
-
-def lightsail_services(aws):
-    return {s["containerServiceName"]: s for s in aws.client("lightsail").get_container_services()["containerServices"]}
-
-
-def wait_until(predicate, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
-        time.sleep(0.05)
-    return found
 
 
 def steady(aws, names):

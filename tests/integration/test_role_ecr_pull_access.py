@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from integration.conftest import repository_policy as policy
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ACCOUNT = "123456789012"
 FOREIGN = {"Sid": "CiPush", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:role/ci"},
@@ -74,14 +76,6 @@ def account(aws):
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
     aws.lightsail_config(puller_delay=0.3)
     return aws
-
-
-def policy(aws, repository):
-    ecr = aws.client("ecr")
-    try:
-        return json.loads(ecr.get_repository_policy(repositoryName=repository)["policyText"])
-    except ecr.exceptions.RepositoryPolicyNotFoundException:
-        return None
 
 
 def sids(aws, repository):

@@ -8,11 +8,13 @@ limited run refuses; a dry run shows the removal without a mutating call."""
 
 import json
 import os
-import time
 
 import pytest
 
 from integration.conftest import dump
+from integration.conftest import lightsail_services as services
+from integration.conftest import repository_policy as policy
+from integration.conftest import wait_until
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRANT = os.path.join(REPO_ROOT, "playbooks", "grant.yml")
@@ -21,26 +23,6 @@ SHARED_SID = "PullAccessLightsailShared"
 FOREIGN = {"Sid": "TheirCI", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": ["ecr:BatchGetImage"]}
 REMOVE = {"ecr_pull_access_remove_undeclared": True}
 WRITE_TASK = "Write each repository's policy once for all workloads of the play"
-
-
-def wait_until(predicate, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
-        time.sleep(0.05)
-    return found
-
-
-def services(aws):
-    return {s["containerServiceName"]: s for s in aws.client("lightsail").get_container_services()["containerServices"]}
-
-
-def policy(aws, repository):
-    ecr = aws.client("ecr")
-    try:
-        return json.loads(ecr.get_repository_policy(repositoryName=repository)["policyText"])
-    except ecr.exceptions.RepositoryPolicyNotFoundException:
-        return None
 
 
 def by_sid(document):
