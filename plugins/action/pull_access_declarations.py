@@ -16,7 +16,7 @@ from ansible_collections.pullaccess.aws.plugins.filter.pull_access import pull_a
 PREFIX = "ecr_pull_access_"
 # Role variables that are not part of a workload's declaration (connection, timing, targeting).
 NOT_DECLARATION = ("wait_timeout", "verify_delay", "aws_profile", "aws_access_key", "aws_secret_key", "aws_session_token",
-                   "aws_endpoint_url", "aws_host", "hosts", "check_permissions")
+                   "aws_endpoint_url", "aws_host", "hosts", "check_permissions", "report_per_host")
 # At most this many hosts' problems are spelt out in the message; the rest are counted.
 SHOWN_PROBLEMS = 20
 
@@ -62,7 +62,7 @@ class ActionModule(ActionBase):
         play = self._task.get_play()
         batch, every = task_vars.get("ansible_play_batch"), task_vars.get("ansible_play_hosts_all")
         validator = ArgumentSpecValidator(spec)
-        workloads, problems = [], []
+        workloads, problems, per_host = [], [], {}
         for name in args["hosts"]:
             host = inventory.get_host(name)
             if host is None:
@@ -84,10 +84,15 @@ class ActionModule(ActionBase):
             if checked.error_messages:
                 problems.append(f"host {name}: " + "; ".join(checked.error_messages))
                 continue
+            per_host.setdefault(checked.validated_parameters.get(PREFIX + "report_per_host", True), []).append(name)
             try:
                 workloads.append(pull_access_workload(declaration(checked.validated_parameters), name))
             except AnsibleError as error:
                 problems.append(str(error.message if hasattr(error, "message") else error).replace("ecr_pull_access: ", "", 1))
+        if len(per_host) > 1:
+            # The batch reports its change one way: per host, or once for all.
+            problems.append(f"ecr_pull_access_report_per_host is false for {len(per_host[False])} of the {len(args['hosts'])} hosts "
+                            f"(for example {per_host[False][0]}) and true for the others: set it the same for every host of the play")
         if problems:
             return dict(result, failed=True, msg=problems_message(problems, len(args["hosts"])), workloads=[], workloads_json="[]")
-        return dict(result, changed=False, workloads=workloads, workloads_json=json.dumps(workloads))
+        return dict(result, changed=False, workloads=workloads, workloads_json=json.dumps(workloads), report_per_host=next(iter(per_host), True))

@@ -20,7 +20,7 @@ description:
     one task instead of two tasks on every host; include the role with C(rolespec_validate=false) to skip
     ansible-core's own per-host argument validation, which this module repeats.
   - When any host's declaration is wrong it fails naming every such host and what to fix (the first 20, and how many
-    more), and returns no workloads.
+    more), and returns no workloads. C(ecr_pull_access_report_per_host) must be the same for every host.
   - Runs on the controller; it makes no connection to the hosts and no AWS call.
 author:
   - pullaccess.aws maintainers (@pullaccess)
@@ -82,4 +82,10 @@ workloads:
         - {name: shop/web, registry_id: null, region: us-east-1, partition: aws}
       cleanup_repositories: []
       sid: PullAccessLightsailShopFrontend1a2b3c4d
+report_per_host:
+  description:
+    - The hosts' C(ecr_pull_access_report_per_host), which must be the same for all of them; V(true) when O(hosts) is empty.
+  returned: success
+  type: bool
+  sample: true
 """

@@ -7,6 +7,7 @@ moves between them, the size limit, and the per-host report of whose access chan
 
 import json
 import os
+import re
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRANT = os.path.join(REPO_ROOT, "playbooks", "grant.yml")
@@ -188,3 +189,55 @@ def test_account_mode_dry_run_shows_the_policy_before_any_puller_is_active(ansib
     stored = statements(aws)[sid]
     assert stored["Condition"] == expected["Condition"] and stored["Action"] == expected["Action"]
     assert stored["Condition"]["ArnLike"]["aws:PrincipalArn"].endswith("/containers/svc*/private-repo-access/*")
+
+
+def recap_changed(run):
+    """The hosts the play recap counts as changed."""
+    return sorted(match.group(1) for match in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=([1-9]\d*)", run.stdout, re.MULTILINE))
+
+
+ONCE = "Report the workloads whose pull access changed, once for the batch"
+
+
+def test_report_once_names_the_changed_workloads_in_one_task(ansible, aws):
+    """ecr_pull_access_report_per_host false: no host reports on its own; one task on the first host
+    names every workload whose access changed (or would, in a dry run), and a converged run none."""
+    fleet(aws, 5)
+    names = services(5)
+    once = inventory(names, extra_vars={"ecr_pull_access_report_per_host": False})
+    mark = aws.mark()
+    dry = ansible.play(GRANT, inventory=once, check=True, diff=True)
+    assert dry.rc == 0, dry.stdout
+    assert aws.requests(since=mark, mutating=True) == []
+    assert changed_hosts(dry) == [] and recap_changed(dry) == [names[0]]
+    assert dry.task(ONCE).changed and dry.task(ONCE).msg == f"Pull access would change for 5 workloads: {', '.join(names)}"
+
+    run = ansible.play(GRANT, inventory=once)
+    assert run.rc == 0, run.stdout
+    assert changed_hosts(run) == [] and recap_changed(run) == [names[0]]
+    assert run.task(ONCE).msg == f"Pull access changed for 5 workloads: {', '.join(names)}"
+    assert shared_principals(aws) == set(puller_arns(aws).values())
+
+    again = ansible.play(GRANT, inventory=once)
+    assert again.rc == 0 and recap_changed(again) == [] and not again.task(ONCE).changed
+    assert again.task(ONCE).msg == "No workload's pull access changed"
+
+    # By default each changed host reports, and the once-for-the-batch task is skipped.
+    revoke = ansible.play(REVOKE, inventory=inventory(names[:2]))
+    assert revoke.rc == 0, revoke.stdout
+    assert changed_hosts(revoke) == names[:2] == recap_changed(revoke)
+    assert revoke.task(ONCE).status == "skipped"
+
+
+def test_report_per_host_must_be_the_same_for_every_host(ansible, aws):
+    fleet(aws, 3)
+    names = services(3)
+    mixed = inventory(names)
+    mixed["all"]["hosts"][names[1]] = {"ecr_pull_access_report_per_host": False}
+    mark = aws.mark()
+    run = ansible.play(GRANT, inventory=mixed)
+    assert run.rc != 0
+    assert aws.requests(since=mark) == [], "the declaration check comes before any AWS call"
+    message = run.task("Check every workload's declaration").msg
+    assert "ecr_pull_access_report_per_host is false for 1 of the 3 hosts (for example svc001)" in message, message
+    assert "set it the same for every host of the play" in message

@@ -16,7 +16,8 @@ from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations 
      {"type": "lightsail", "name": "web", "repositories": ["app"]}),
     # Connection, timing and targeting variables are not part of the workload.
     ({"ecr_pull_access_type": "ecs", "ecr_pull_access_ecs_role_name": "r", "ecr_pull_access_aws_secret_key": "s",
-      "ecr_pull_access_verify_delay": 2.0, "ecr_pull_access_aws_host": "localhost", "ecr_pull_access_hosts": "all"},
+      "ecr_pull_access_verify_delay": 2.0, "ecr_pull_access_aws_host": "localhost", "ecr_pull_access_hosts": "all",
+      "ecr_pull_access_report_per_host": False},
      {"type": "ecs", "ecs_role_name": "r", "name": None}),
     ({}, {"name": None}),
 ])
