@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
 
-PHASE_COLOURS = {"check": "#2ca02c", "cold": "#1f77b4", "converged": "#ff7f0e", "revoke": "#9467bd"}
+PHASE_COLOURS = {"check": "#2ca02c", "check-once": "#98df8a", "cold": "#1f77b4", "converged": "#ff7f0e", "revoke": "#9467bd"}
 MODE_STYLES = {"account": "-", "shared": "--", "workload": ":"}
 
 

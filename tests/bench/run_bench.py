@@ -14,7 +14,8 @@ an inline policy, and by task definition with the AWS managed policy). Two fleet
 measures:
 
 * ours: ``ansible-playbook pullaccess.aws.grant`` as a dry run (--check --diff, on the fresh
-  fleet), a cold grant, a converged re-run, and ``pullaccess.aws.revoke``;
+  fleet; again with the change reported in one task instead of per host), a cold grant, a
+  converged re-run, and ``pullaccess.aws.revoke``;
 * the floor: the calls each phase strictly needs, from the declarations and the state before it,
   and the safe floor: the floor plus what fail-early and lost-update protection strictly need;
 * the baseline: the same fleet done the way the Lightsail guide's AWS CLI procedure does it, one
@@ -44,9 +45,12 @@ from rig import Rig  # noqa: E402  pylint: disable=wrong-import-position
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-PHASES = ("cold", "converged", "check", "revoke")
+PHASES = ("cold", "converged", "check", "check-once", "revoke")
 # The order the phases run in: the dry run is what a user does first, on the fresh fleet.
-RUN_ORDER = ("check", "cold", "converged", "revoke")
+RUN_ORDER = ("check", "check-once", "cold", "converged", "revoke")
+# Dry runs: check reports each changed host in the recap (the default); check-once reports the
+# batch's change in one task (ecr_pull_access_report_per_host=false).
+DRY_RUNS = {"check": [], "check-once": ["-e", "ecr_pull_access_report_per_host=false"]}
 BASELINE_PHASES = ("cold", "converged", "revoke")
 FOREIGN_STATEMENT = {
     "Sid": "CiPushFromBuildAccount",
@@ -235,7 +239,7 @@ def snapshot(rig, fleet):
 
 def repository_changes(fleet, state, phase):
     """How many repository policies the phase must change."""
-    if phase == "check":
+    if phase in DRY_RUNS:
         return 0
     grant = phase != "revoke"
     changed = 0
@@ -257,7 +261,7 @@ def floor(fleet, state, phase):
     """(reads, writes, safe floor calls) the phase strictly needs; see FLOOR_DEFINITION and SAFE_FLOOR_DEFINITION."""
     repositories = fleet.touched_repositories()
     reads = len(fleet.services) + len(fleet.ecs) + sum(1 for workload in fleet.ecs if workload["task_definition"])
-    if phase == "check":
+    if phase in DRY_RUNS:
         # Before a puller role is active its ARN does not exist, so no policy can be predicted for
         # it, except in the account mode, whose statement names no ARN.
         known = [service for service in fleet.services if fleet.mode == "account" or state["pullers"][service["name"]]["arn"]]
@@ -397,13 +401,15 @@ def task_times(path, started, seconds):
 
 
 def recap(text):
-    """Totals of the PLAY RECAP: hosts, and how many hosts reported a change (on ansible-core 2.18 and
-    later a workload whose access did not change ends the role without a task, so it is not listed)."""
+    """Totals of the PLAY RECAP: hosts, and how many workloads changed: the hosts that reported a
+    change (on ansible-core 2.18 and later a workload whose access did not change ends the role
+    without a task, so it is not listed), or, reported once for the batch, the count that task gives."""
     hosts = changed_hosts = 0
     for match in re.finditer(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text, re.MULTILINE):
         hosts += 1
         changed_hosts += int(int(match.group(1)) > 0)
-    return {"hosts": hosts, "changed_hosts": changed_hosts}
+    once = re.search(r"Pull access (?:changed|would change) for (\d+) workloads", text)
+    return {"hosts": hosts, "changed_hosts": int(once.group(1)) if once else changed_hosts}
 
 
 def run_ours(rig, fleet, playbooks, inventory, workdir):
@@ -414,7 +420,7 @@ def run_ours(rig, fleet, playbooks, inventory, workdir):
         state = snapshot(rig, fleet)
         floor_reads, floor_writes, safe_floor = floor(fleet, state, phase)
         playbook = "pullaccess.aws.revoke" if phase == "revoke" else "pullaccess.aws.grant"
-        options = ["--check", "--diff"] if phase == "check" else []
+        options = ["--check", "--diff", *DRY_RUNS[phase]] if phase in DRY_RUNS else []
         log(f"  ours   {phase:9} ansible-playbook {playbook} {' '.join(options)}".rstrip() + " ...")
         start = rig.mark()
         began = time.monotonic()
@@ -434,13 +440,13 @@ def run_ours(rig, fleet, playbooks, inventory, workdir):
         dump(os.path.join(workdir, f"requests-ours-{phase}.json"), entries)
         figures = count(entries)
         after = snapshot(rig, fleet)
-        if phase == "check" and after != state:
+        if phase in DRY_RUNS and after != state:
             raise BenchError("the dry run changed the account")
         if phase in ("cold", "converged", "revoke"):
             problems = verify(fleet, after, granted=phase != "revoke")
             if problems:
                 raise BenchError(f"ours, {phase}: wrong state afterwards:\n  " + "\n  ".join(problems[:20]))
-        if phase in ("converged", "check") and figures["writes"]:
+        if (phase == "converged" or phase in DRY_RUNS) and figures["writes"]:
             log(f"  WARNING: {figures['writes']} write calls in the {phase} phase: {figures['operations']}")
         results[phase] = dict(figures, seconds=round(seconds, 2), floor_reads=floor_reads, floor_writes=floor_writes,
                               floor_calls=floor_reads + floor_writes, safe_floor_calls=safe_floor, changed_hosts=summary["changed_hosts"],
@@ -757,6 +763,8 @@ def markdown(entries, meta):
     lines.append(FLOOR_DEFINITION)
     lines.append(SAFE_FLOOR_DEFINITION + " Ratio = our calls / the safe floor.")
     lines.append("Phases: check = `pullaccess.aws.grant --check --diff` on the fresh fleet (the guide has no dry run: n/a); "
+                 "check-once = the same with `-e ecr_pull_access_report_per_host=false` (the change reported in one task, "
+                 "not per host); "
                  "cold = first grant; converged = the same grant again; revoke = `pullaccess.aws.revoke`. "
                  "AWS CLI = the Lightsail guide's procedure scripted one workload at a time on a fresh copy of the fleet "
                  "(a re-run repeats every command; the same for every statement mode); speedup = AWS CLI seconds / ours.")
