@@ -11,6 +11,7 @@ warns and goes on; no credential value shows in the generator's output."""
 import json
 import os
 import sys
+import time
 
 import yaml
 
@@ -101,6 +102,39 @@ def statement_actions(documents):
     return {action for document in documents.values() for s in document["Statement"] for action in s["Action"]}
 
 
+def run_as_operator(ansible, aws, inventory, documents, env=None, verify_state=None):
+    """Dry run, grant, re-run and revoke of ``inventory`` as an IAM user with only ``documents``,
+    under the rig's IAM enforcement: nothing refused, every call signed by that user, the permission
+    check simulating the user (not the rig's `testing` key, which moto calls user/moto) before the
+    dry run and the grant, no write in the dry run and the re-run, ``verify_state(phase)`` after the
+    grant and the revoke, and every call made one the policy names. Returns the seconds per phase."""
+    credentials = aws.create_limited_credentials(merged(documents), name=OPERATOR)
+    aws.enforce_iam(True)
+    used, seconds = set(), {}
+    try:
+        for name, book, check in (("dry run", "grant", True), ("grant", "grant", False), ("re-run", "grant", False), ("revoke", "revoke", False)):
+            mark = aws.mark()
+            began = time.monotonic()
+            result = ansible.play(playbook(book), inventory=json.loads(json.dumps(inventory)), check=check, env=dict(credentials, **(env or {})))
+            seconds[name] = time.monotonic() - began
+            log = aws.requests(since=mark)
+            denied = [entry for entry in log if entry.get("error_code") in DENIED]
+            assert result.rc == 0 and not denied, f"{name}: {denied[:5]}\n{result.stdout[-4000:]}"
+            assert {entry["access_key"] for entry in log} == {credentials["AWS_ACCESS_KEY_ID"]}, f"{name}: not all signed by the operator"
+            if name in ("dry run", "grant"):
+                assert any(entry["operation"] == "SimulatePrincipalPolicy" for entry in log) and "not checked" not in result.stdout, \
+                    f"{name}: the permission check did not simulate the operator"
+            if name in ("dry run", "re-run"):
+                assert [entry for entry in log if entry["mutating"]] == [], f"{name} wrote"
+            if verify_state and name in ("grant", "revoke"):
+                verify_state(name)
+            used.update(f"{entry['service']}:{entry['operation']}" for entry in log)
+    finally:
+        aws.enforce_iam(False)
+    assert used - statement_actions(documents) - {"sts:GetCallerIdentity"} == set(), sorted(used - statement_actions(documents))
+    return seconds
+
+
 def test_generated_policy_is_enough(ansible, aws, tmp_path):
     """With only the generated policy for the demo inventory and a fleet beside it: dry run, grant,
     re-run (no write) and revoke, nothing refused, the permission check simulating the user before
@@ -119,26 +153,7 @@ def test_generated_policy_is_enough(ansible, aws, tmp_path):
         assert size <= MANAGED_POLICY_LIMIT, f"{name}: {size} characters"
         for statement in document["Statement"]:
             assert statement["Resource"] != ["*"] or statement["Action"] in (["lightsail:GetContainerServices"], ["ecs:DescribeTaskDefinition"]), statement
-    credentials = aws.create_limited_credentials(merged(documents), name=OPERATOR)
-    aws.enforce_iam(True)
-    used = set()
-    try:
-        for name, book, check in (("dry run", "grant", True), ("grant", "grant", False), ("re-run", "grant", False), ("revoke", "revoke", False)):
-            mark = aws.mark()
-            result = ansible.play(playbook(book), inventory=json.loads(json.dumps(inventory)), check=check, env=credentials)
-            log = aws.requests(since=mark)
-            denied = [entry for entry in log if entry.get("error_code") in DENIED]
-            assert result.rc == 0 and not denied, f"{name}: {denied}\n{result.stdout}"
-            if name in ("dry run", "re-run"):
-                assert [entry for entry in log if entry["mutating"]] == [], f"{name} wrote"
-            if name in ("dry run", "grant"):
-                # The caller is an IAM user (not the rig's `testing` key, which moto calls user/moto): its policy is simulated.
-                assert any(entry["operation"] == "SimulatePrincipalPolicy" for entry in log) and "not checked" not in result.stdout, \
-                    f"{name}: the permission check did not simulate the operator"
-            used.update(f"{entry['service']}:{entry['operation']}" for entry in log)
-    finally:
-        aws.enforce_iam(False)
-    assert used - statement_actions(documents) - {"sts:GetCallerIdentity"} == set(), sorted(used - statement_actions(documents))
+    run_as_operator(ansible, aws, inventory, documents)
     print(f"\ngenerated operator policy (demo + {FLEET_SIZE} services): {len(documents)} documents, "
           f"{sum(len(d['Statement']) for d in documents.values())} statements; dry run, grant, re-run and revoke with only it")
 
