@@ -19,6 +19,8 @@ NOT_DECLARATION = ("wait_timeout", "verify_delay", "aws_profile", "aws_access_ke
                    "aws_endpoint_url", "aws_host", "hosts", "check_permissions", "report_per_host")
 # At most this many hosts' problems are spelt out in the message; the rest are counted.
 SHOWN_PROBLEMS = 20
+# Settings of the whole batch: every host must give the same value (the role's default when unset).
+BATCH_SETTINGS = {"remove_undeclared": False, "report_per_host": True}
 
 
 def declaration(values):
@@ -34,6 +36,12 @@ def problems_message(problems, checked):
     head = (f"ecr_pull_access: {len(problems)} of {checked} hosts declare their pull access wrongly; nothing was changed. "
             "Fix these host or group variables:")
     return "\n".join([head] + shown + ([f"... and {more} more hosts"] if more else []))
+
+
+def mixed_settings(settings, checked):
+    """A problem for each batch setting that some hosts set true and others false ({setting: {value: [host]}})."""
+    return [f"{PREFIX}{setting} is true for {len(hosts[True])} of the {checked} hosts (for example {hosts[True][0]}) and false for the others: "
+            "set it the same for every host of the play" for setting, hosts in settings.items() if len(hosts) > 1]
 
 
 class ActionModule(ActionBase):
@@ -62,7 +70,8 @@ class ActionModule(ActionBase):
         play = self._task.get_play()
         batch, every = task_vars.get("ansible_play_batch"), task_vars.get("ansible_play_hosts_all")
         validator = ArgumentSpecValidator(spec)
-        workloads, problems, per_host = [], [], {}
+        workloads, problems = [], []
+        settings = {setting: {} for setting in BATCH_SETTINGS}
         for name in args["hosts"]:
             host = inventory.get_host(name)
             if host is None:
@@ -84,15 +93,14 @@ class ActionModule(ActionBase):
             if checked.error_messages:
                 problems.append(f"host {name}: " + "; ".join(checked.error_messages))
                 continue
-            per_host.setdefault(checked.validated_parameters.get(PREFIX + "report_per_host", True), []).append(name)
+            for setting, default in BATCH_SETTINGS.items():
+                settings[setting].setdefault(bool(checked.validated_parameters.get(PREFIX + setting, default)), []).append(name)
             try:
                 workloads.append(pull_access_workload(declaration(checked.validated_parameters), name))
             except AnsibleError as error:
                 problems.append(str(error.message if hasattr(error, "message") else error).replace("ecr_pull_access: ", "", 1))
-        if len(per_host) > 1:
-            # The batch reports its change one way: per host, or once for all.
-            problems.append(f"ecr_pull_access_report_per_host is false for {len(per_host[False])} of the {len(args['hosts'])} hosts "
-                            f"(for example {per_host[False][0]}) and true for the others: set it the same for every host of the play")
+        problems.extend(mixed_settings(settings, len(args["hosts"])))
         if problems:
             return dict(result, failed=True, msg=problems_message(problems, len(args["hosts"])), workloads=[], workloads_json="[]")
-        return dict(result, changed=False, workloads=workloads, workloads_json=json.dumps(workloads), report_per_host=next(iter(per_host), True))
+        values = {setting: next(iter(settings[setting]), default) for setting, default in BATCH_SETTINGS.items()}
+        return dict(result, changed=False, workloads=workloads, workloads_json=json.dumps(workloads), **values)

@@ -20,7 +20,8 @@ description:
     one task instead of two tasks on every host; include the role with C(rolespec_validate=false) to skip
     ansible-core's own per-host argument validation, which this module repeats.
   - When any host's declaration is wrong it fails naming every such host and what to fix (the first 20, and how many
-    more), and returns no workloads. C(ecr_pull_access_report_per_host) must be the same for every host.
+    more), and returns no workloads. C(ecr_pull_access_remove_undeclared) and C(ecr_pull_access_report_per_host) must be
+    the same for every host.
   - Runs on the controller; it makes no connection to the hosts and no AWS call.
 author:
   - pullaccess.aws maintainers (@pullaccess)
@@ -88,4 +89,10 @@ report_per_host:
   returned: success
   type: bool
   sample: true
+remove_undeclared:
+  description:
+    - The hosts' C(ecr_pull_access_remove_undeclared), which must be the same for all of them; V(false) when O(hosts) is empty.
+  returned: success
+  type: bool
+  sample: false
 """

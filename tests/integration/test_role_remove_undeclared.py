@@ -132,9 +132,12 @@ def role_play(**play):
 @pytest.mark.parametrize(
     "play, host_remove, message",
     [
-        ({"serial": 1}, [True, True], "the batch holds 1 of the 2 hosts of the play (serial)"),
-        ({"strategy": "free"}, [True, True], "the strategy runs the role for each host on its own"),
-        ({}, [True, False], "it is set for 1 of the 2 hosts only (set it for every host or for none)"),
+        ({"serial": 1}, [True, True], "ecr_pull_access_remove_undeclared is set, but the batch holds 1 of the 2 hosts of the play (serial); "
+                                      "nothing was changed"),
+        ({"strategy": "free"}, [True, True], "ecr_pull_access_remove_undeclared is set, but the strategy runs the role for each host on its own; "
+                                             "nothing was changed"),
+        ({}, [True, False], "ecr_pull_access_remove_undeclared is true for 1 of the 2 hosts (for example shop) and false for the others: "
+                            "set it the same for every host of the play"),
     ],
     ids=["serial", "strategy-free", "some-hosts"],
 )
@@ -145,7 +148,7 @@ def test_remove_undeclared_refuses_a_run_that_sees_part_of_the_play(ansible, aws
     mark = aws.mark()
     run = ansible.play(role_play(**play), inventory=inventory_doc)
     assert run.rc != 0
-    assert f"ecr_pull_access_remove_undeclared is set, but {message}; nothing was changed" in run.stdout, run.stdout
+    assert message in run.stdout, run.stdout
     assert aws.requests(since=mark) == []
 
 

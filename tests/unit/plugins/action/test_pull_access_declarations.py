@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations import SHOWN_PROBLEMS
 from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations import declaration
+from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations import mixed_settings
 from ansible_collections.pullaccess.aws.plugins.action.pull_access_declarations import problems_message
 
 
@@ -37,3 +38,19 @@ def test_problems_message(count, shown, more):
     assert lines[1:1 + shown] == problems[:shown]
     assert (lines[-1] if more else None) == more
     assert len(lines) == 1 + shown + bool(more)
+
+
+SAME = "and false for the others: set it the same for every host of the play"
+
+
+@pytest.mark.parametrize("settings, checked, expected", [
+    ({"report_per_host": {True: ["a", "b"]}, "remove_undeclared": {False: ["a", "b"]}}, 2, []),
+    ({"report_per_host": {}, "remove_undeclared": {}}, 0, []),
+    ({"report_per_host": {True: ["a"], False: ["b"]}, "remove_undeclared": {False: ["a", "b"]}}, 2,
+     [f"ecr_pull_access_report_per_host is true for 1 of the 2 hosts (for example a) {SAME}"]),
+    ({"report_per_host": {False: ["a"], True: ["b", "c"]}, "remove_undeclared": {True: ["c"], False: ["a", "b"]}}, 3,
+     [f"ecr_pull_access_report_per_host is true for 2 of the 3 hosts (for example b) {SAME}",
+      f"ecr_pull_access_remove_undeclared is true for 1 of the 3 hosts (for example c) {SAME}"]),
+])
+def test_mixed_settings(settings, checked, expected):
+    assert mixed_settings(settings, checked) == expected
