@@ -408,7 +408,7 @@ def recap(text):
     for match in re.finditer(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text, re.MULTILINE):
         hosts += 1
         changed_hosts += int(int(match.group(1)) > 0)
-    once = re.search(r"Pull access (?:changed|would change) for (\d+) workloads", text)
+    once = re.search(r"Pull access (?:changed|would change) for (\d+) workloads?:", text)
     return {"hosts": hosts, "changed_hosts": int(once.group(1)) if once else changed_hosts}
 
 

@@ -222,6 +222,9 @@ def test_report_once_names_the_changed_workloads_in_one_task(ansible, aws):
     assert again.rc == 0 and recap_changed(again) == [] and not again.task(ONCE).changed
     assert again.task(ONCE).msg == "No workload's pull access changed"
 
+    one = ansible.play(REVOKE, inventory=inventory(names[4:], extra_vars={"ecr_pull_access_report_per_host": False}))
+    assert one.rc == 0 and one.task(ONCE).msg == f"Pull access changed for 1 workload: {names[4]}", one.stdout
+
     # By default each changed host reports, and the once-for-the-batch task is skipped.
     revoke = ansible.play(REVOKE, inventory=inventory(names[:2]))
     assert revoke.rc == 0, revoke.stdout
