@@ -19,8 +19,8 @@ NOT_DECLARATION = ("wait_timeout", "verify_delay", "aws_profile", "aws_access_ke
                    "aws_endpoint_url", "aws_host", "hosts", "check_permissions", "report_per_host")
 # At most this many hosts' problems are spelt out in the message; the rest are counted.
 SHOWN_PROBLEMS = 20
-# Settings of the whole batch: every host must give the same value (the role's default when unset).
-BATCH_SETTINGS = {"remove_undeclared": False, "report_per_host": True}
+# Settings of the whole batch: every host must give the same value.
+BATCH_SETTINGS = ("remove_undeclared", "report_per_host")
 
 
 def declaration(values):
@@ -93,8 +93,8 @@ class ActionModule(ActionBase):
             if checked.error_messages:
                 problems.append(f"host {name}: " + "; ".join(checked.error_messages))
                 continue
-            for setting, default in BATCH_SETTINGS.items():
-                settings[setting].setdefault(bool(checked.validated_parameters.get(PREFIX + setting, default)), []).append(name)
+            for setting in BATCH_SETTINGS:
+                settings[setting].setdefault(bool(checked.validated_parameters.get(PREFIX + setting)), []).append(name)
             try:
                 workloads.append(pull_access_workload(declaration(checked.validated_parameters), name))
             except AnsibleError as error:
@@ -102,5 +102,6 @@ class ActionModule(ActionBase):
         problems.extend(mixed_settings(settings, len(args["hosts"])))
         if problems:
             return dict(result, failed=True, msg=problems_message(problems, len(args["hosts"])), workloads=[], workloads_json="[]")
-        values = {setting: next(iter(settings[setting]), default) for setting, default in BATCH_SETTINGS.items()}
+        # With no host, the argument spec's defaults.
+        values = {setting: next(iter(settings[setting]), bool(spec.get(PREFIX + setting, {}).get("default"))) for setting in BATCH_SETTINGS}
         return dict(result, changed=False, workloads=workloads, workloads_json=json.dumps(workloads), **values)
