@@ -103,8 +103,28 @@ def run(core):
         sys.exit(f"compat {core} failed: see {os.path.relpath(log, ROOT)}")
 
 
+def ansible_test_ssh_key():
+    """The SSH key pair every ansible-test integration run uses, made as ansible-test makes it.
+    On a fresh machine two runs side by side would both make it, and the second ssh-keygen asks
+    whether to overwrite the first's key and fails."""
+    key = os.path.expanduser(os.path.join("~", ".ansible", "test", "id_rsa"))
+    if os.path.isfile(key) and os.path.isfile(key + ".pub"):
+        return
+    os.makedirs(os.path.dirname(key), exist_ok=True)
+    for path in (key, key + ".pub"):
+        if os.path.exists(path):
+            os.remove(path)
+    subprocess.run(["ssh-keygen", "-m", "PEM", "-q", "-t", "rsa", "-N", "", "-f", key], check=True, capture_output=True)
+    # As ansible-test does: paramiko reads only the RSA PEM header.
+    with open(key, encoding="utf-8") as handle:
+        text = re.sub(r"(BEGIN|END) PRIVATE KEY", r"\1 RSA PRIVATE KEY", handle.read())
+    with open(key, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def run_all(cores):
     """Every core's run, two side by side; all run even when one fails; then the table."""
+    ansible_test_ssh_key()
     command = [sys.executable, os.path.abspath(__file__), "run"]
     with ThreadPoolExecutor(max_workers=2) as pool:
         codes = list(pool.map(lambda core: subprocess.call(command + [core]), cores))
